@@ -1,0 +1,1 @@
+"""The Serve application: deployments, gateway routes, settings and the `agentctl` CLI."""

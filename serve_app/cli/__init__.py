@@ -1,0 +1,21 @@
+"""`agentctl`: the platform's command line."""
+
+from __future__ import annotations
+
+import typer
+
+from serve_app.cli import agents, definitions
+
+app = typer.Typer(
+    name="agentctl",
+    help="Run and manage the AI Agents Platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(definitions.app, name="definitions")
+app.add_typer(agents.app, name="agents")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""Every setting of the platform, read from the environment (and `.env`) once, through `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderChoice = Literal["auto", "anthropic", "openai", "offline"]
+
+
+def _default_definitions() -> Path:
+    here = Path.cwd() / "definitions"
+    if (here / "categories.yaml").is_file():
+        return here
+    return Path(__file__).resolve().parent.parent / "definitions"
+
+
+class Settings(BaseSettings):
+    """Platform settings. Variables are prefixed `AGENTS_` except the providers' own standard names."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTS_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field(default="dev", description="deployment environment")
+    definitions_dir: Path = Field(default_factory=_default_definitions, description="the catalogue's root")
+    log_level: str = Field(default="INFO")
+
+    # -- model providers -------------------------------------------------------------------------
+    provider: ProviderChoice = Field(
+        default="auto", description="default provider; auto picks anthropic, then openai, then offline"
+    )
+    fallback_providers: str = Field(default="", description="comma-separated providers tried in order")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    anthropic_model: str = Field(default="claude-sonnet-4-5")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini")
+    max_retries: int = Field(default=2, ge=0, le=10, description="SDK retries on 429/5xx/overloaded")
+    request_timeout: float = Field(default=60.0, gt=0, le=600, description="seconds per provider attempt")
+    request_deadline: float = Field(
+        default=120.0, gt=0, le=1800, description="seconds for a whole provider call, retries included"
+    )
+    max_tokens: int = Field(default=1024, ge=1, le=64_000)
+    temperature: float = Field(default=0.3, ge=0, le=2)
+    pii_mode: Literal["off", "redact", "block"] = Field(default="redact", description="PII default")
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return [p.strip() for p in self.fallback_providers.split(",") if p.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,7 @@
+"""Fake model APIs on loopback, driven through the real SDKs: latency and fault injection included."""
+
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.server import Fault, FakeServer
+
+__all__ = ["FakeAnthropic", "FakeOpenAI", "FakeServer", "Fault"]
