@@ -45,7 +45,9 @@ class DefinitionError(AgentError):
 
     type = "definition_error"
 
-    def __init__(self, message: str, *, source: str = "<text>", errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str = "<text>", errors: list[FieldError] | None = None
+    ) -> None:
         self.source = source
         self.errors = errors or [FieldError("", message)]
         super().__init__(f"{source}: {message}")

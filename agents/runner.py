@@ -91,6 +91,17 @@ class AgentRunner:
         self.config = config or RunnerConfig()
         self.guardrails = guardrails or Guardrails()
 
+    async def __aenter__(self) -> AgentRunner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider's connections."""
+        for provider in self._providers.values():
+            await provider.aclose()
+
     @property
     def provider_names(self) -> list[str]:
         return list(self._providers)
@@ -140,7 +151,9 @@ class AgentRunner:
 
     # -- the pipeline's steps ------------------------------------------------------------------
 
-    def _request(self, spec: AgentSpec, input: Any, context: RunContext) -> tuple[ModelRequest, dict[str, int]]:
+    def _request(
+        self, spec: AgentSpec, input: Any, context: RunContext
+    ) -> tuple[ModelRequest, dict[str, int]]:
         if not isinstance(input, Mapping):
             raise InputValidationError([FieldError("", "the input must be a JSON object")])
         errors = spec.input.errors(input)

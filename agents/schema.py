@@ -48,4 +48,6 @@ class CompiledSchema:
         """Every failing location of `instance`, in document order."""
         if self._validator.is_valid(instance):
             return []
-        return [FieldError(pointer(e.instance_path), e.message) for e in self._validator.iter_errors(instance)]
+        return [
+            FieldError(pointer(e.instance_path), e.message) for e in self._validator.iter_errors(instance)
+        ]

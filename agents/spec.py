@@ -102,7 +102,9 @@ class AgentSpec(_Spec):
         return _validate(cls, data, source)
 
     @classmethod
-    def from_text(cls, text: str, *, source: str = "<text>", fmt: Literal["yaml", "json"] = "yaml") -> AgentSpec:
+    def from_text(
+        cls, text: str, *, source: str = "<text>", fmt: Literal["yaml", "json"] = "yaml"
+    ) -> AgentSpec:
         return cls.from_data(_parse(text, source, fmt), source=source)
 
     @classmethod
@@ -156,7 +158,7 @@ def _parse(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:
     try:
         if fmt == "json":
             return json.loads(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as exc:
         raise DefinitionError(f"invalid JSON at line {exc.lineno}: {exc.msg}", source=source) from exc
     except yaml.YAMLError as exc:
@@ -192,6 +194,6 @@ def definition_json_schema() -> dict[str, Any]:
     for field in ("input_schema", "output_schema"):
         schema["properties"][field] = {
             "$ref": "https://json-schema.org/draft/2020-12/schema",
-            "description": f"JSON Schema (2020-12) of the agent's {field.split('_')[0]}; must be of type object",
+            "description": f"JSON Schema (2020-12) of the agent's {field.split('_')[0]}, of type object",
         }
     return schema

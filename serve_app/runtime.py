@@ -12,6 +12,7 @@ from agents.providers.openai import OpenAIProvider
 from agents.runner import RunnerConfig
 from serve_app.settings import Settings
 
+
 @dataclass(frozen=True, slots=True)
 class ProviderChoice:
     name: str

@@ -148,12 +148,16 @@ class StreamFilter:
                 self.counts[kind] = self.counts.get(kind, 0) + n
             if self._policy.pii == "block":
                 raise GuardrailError(
-                    f"the output contains personal data ({', '.join(sorted(found))})", where="output", kinds=found
+                    f"the output contains personal data ({', '.join(sorted(found))})",
+                    where="output",
+                    kinds=found,
                 )
             segment = apply_matches(segment, head)
         if self._policy.blocked is not None and self._policy.blocked.search(self._tail + segment):
             raise GuardrailError(
-                "the output touches a topic this agent must not discuss", where="output", kinds={"blocked_topic": 1}
+                "the output touches a topic this agent must not discuss",
+                where="output",
+                kinds={"blocked_topic": 1},
             )
         self._tail = (self._tail + segment)[-200:]
         return segment

@@ -17,7 +17,7 @@ import anthropic
 from agents.providers.base import ModelRequest, ModelResponse, StreamItem, Usage, dumps, parse_json
 from agents.providers.errors import translate
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-5-5"
 TOOL_NAME = "submit_output"
 
 
@@ -62,6 +62,9 @@ class AnthropicProvider:
         except Exception as exc:
             raise translate(exc, sdk=anthropic, provider=self.name) from exc
         yield self._response(message)
+
+    async def aclose(self) -> None:
+        await self._client.close()
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         return {

@@ -71,6 +71,9 @@ class Provider(Protocol):
 
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]: ...
 
+    async def aclose(self) -> None:
+        """Release connections; the provider is not used afterwards."""
+
 
 def parse_json(text: str) -> Any:
     """The JSON document in `text` (tolerating a fenced code block), or None."""

@@ -42,3 +42,7 @@ class FallbackProvider:
                 error = exc
         assert error is not None
         raise error
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            await provider.aclose()

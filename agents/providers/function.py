@@ -40,6 +40,9 @@ class FunctionProvider:
             yield response.text[i : i + self._chunk]
         yield response
 
+    async def aclose(self) -> None:
+        return None
+
 
 def scripted(*answers: Answer, name: str = "scripted") -> FunctionProvider:
     """A provider that gives `answers` in order, then repeats the last one."""

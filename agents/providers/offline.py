@@ -29,6 +29,9 @@ class OfflineProvider:
             yield response.text[i : i + _CHUNK]
         yield response
 
+    async def aclose(self) -> None:
+        return None
+
     def _answer(self, request: ModelRequest) -> ModelResponse:
         schema = request.output_schema
         output = self._samplers.get(schema, schema.schema)(request.input)

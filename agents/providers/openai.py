@@ -73,6 +73,9 @@ class OpenAIProvider:
         text = "".join(parts)
         yield ModelResponse(parse_json(text), text, usage, self.name, model)
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         messages: list[dict[str, str]] = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]

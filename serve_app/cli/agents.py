@@ -72,7 +72,11 @@ def list_(
         print_json({"total": len(found), "agents": [summary(s) for s in found[:limit]]})
         return
     rows = [(s.name, s.category, s.description) for s in found[:limit]]
-    table(f"{len(found)} agent(s)" + (f", first {limit}" if len(found) > limit else ""), ["name", "category", "description"], rows)
+    table(
+        f"{len(found)} agent(s)" + (f", first {limit}" if len(found) > limit else ""),
+        ["name", "category", "description"],
+        rows,
+    )
 
 
 @app.command()
@@ -119,10 +123,17 @@ def invoke(
     document = _read_input(input)
     runner = build_runner(settings)
     if provider is not None and provider not in runner.provider_names:
-        fail(f"provider {provider!r} is not configured", lines=[f"configured: {', '.join(runner.provider_names)}"])
+        fail(
+            f"provider {provider!r} is not configured",
+            lines=[f"configured: {', '.join(runner.provider_names)}"],
+        )
     choice = choose_provider(settings)
     if (provider or spec.model.provider or choice.name) == "offline" and not as_json:
-        console.print(f"[yellow]note:[/] {choice.reason}" if choice.name == "offline" else "[yellow]note:[/] offline provider")
+        console.print(
+            f"[yellow]note:[/] {choice.reason}"
+            if choice.name == "offline"
+            else "[yellow]note:[/] offline provider"
+        )
     context = RunContext(provider=provider)
     try:
         result = asyncio.run(_run(runner, spec, document, context, stream=stream and not as_json))
@@ -145,7 +156,9 @@ def invoke(
     )
 
 
-async def _run(runner: Any, spec: AgentSpec, document: Any, context: RunContext, *, stream: bool) -> AgentResult:
+async def _run(
+    runner: Any, spec: AgentSpec, document: Any, context: RunContext, *, stream: bool
+) -> AgentResult:
     if not stream:
         result: AgentResult = await runner.invoke(spec, document, context)
         return result

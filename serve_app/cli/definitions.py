@@ -13,7 +13,7 @@ import typer
 from agents import Catalog
 from agents.errors import DefinitionError
 from agents.spec import SNAKE_CASE, AgentSpec, CategoriesFile, definition_json_schema
-from serve_app.cli.output import console, errors, fail, print_json
+from serve_app.cli.output import console, fail, print_json
 from serve_app.settings import get_settings
 
 app = typer.Typer(help="Lint, scaffold and describe agent definitions.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def lint(path: PathArg = None, as_json: Annotated[bool, typer.Option("--json")] 
         print_json({"ok": not problems, "agents": count, "problems": lines})
     else:
         for line in lines:
-            errors.print(line, markup=False, highlight=False)
+            typer.echo(line, err=True)  # `file: path: message`, unwrapped
         if not problems:
             console.print(f"[green]ok[/]: {count} agent(s) valid in {time.perf_counter() - started:.2f}s")
     if problems:
@@ -107,7 +107,9 @@ def new(
 
 @app.command()
 def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
 ) -> None:
     """Print (or write) the JSON Schema of the definition format."""
     text = json.dumps(definition_json_schema(), indent=2) + "\n"

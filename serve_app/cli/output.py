@@ -31,5 +31,5 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 def fail(message: str, *, lines: Sequence[str] = (), code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     for line in lines:
-        errors.print(line, highlight=False, markup=False)
+        typer.echo(line, err=True)  # unwrapped, so that scripts can parse it
     raise typer.Exit(code)

@@ -2,6 +2,6 @@
 
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.server import Fault, FakeServer
+from tests.fakes.server import FakeServer, Fault
 
 __all__ = ["FakeAnthropic", "FakeOpenAI", "FakeServer", "Fault"]

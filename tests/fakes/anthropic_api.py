@@ -1,4 +1,4 @@
-"""A fake Anthropic Messages API: `POST /v1/messages`, JSON and SSE, forced tool answers from the tool's schema."""
+"""A fake Anthropic Messages API: `POST /v1/messages`, JSON and SSE; tool answers fit the tool schema."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agents.sample import Sampler
-from tests.fakes.server import Fault, FakeServer, Handler, serve_main
+from tests.fakes.server import FakeServer, Fault, Handler, serve_main
 
 BAD_OUTPUT = {"unexpected_field": True}
 
@@ -59,19 +59,28 @@ class FakeAnthropic(FakeServer):
             value: Any = BAD_OUTPUT
         else:
             value = _sampler(json.dumps(tool["input_schema"], sort_keys=True))(_last_user(body))
-        block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool["name"], "input": value}
+        block = {
+            "type": "tool_use",
+            "id": f"toolu_{uuid.uuid4().hex[:24]}",
+            "name": tool["name"],
+            "input": value,
+        }
         return block, len(prompt) // 4 + 1, len(json.dumps(value)) // 4 + 1
 
     async def messages(self, request: Request, body: dict[str, Any], fault: Fault | None) -> Response:
         for field in ("model", "messages", "max_tokens"):
             if field not in body:
                 return self.error(400, "invalid_request_error", f"{field}: Field required")
-        if not (request.headers.get("x-api-key") or request.headers.get("authorization", "").startswith("Bearer ")):
+        if not (
+            request.headers.get("x-api-key") or request.headers.get("authorization", "").startswith("Bearer ")
+        ):
             return self.error(401, "authentication_error", "an API key is required (x-api-key or Bearer)")
         if request.headers.get("anthropic-version", "") >= "2026-10-21":
             for field in ("temperature", "top_p", "top_k"):
                 if field in body:
-                    return self.error(400, "invalid_request_error", f"{field}: Extra inputs are not permitted")
+                    return self.error(
+                        400, "invalid_request_error", f"{field}: Extra inputs are not permitted"
+                    )
         block, tokens_in, tokens_out = self.answer(body, fault)
         message = {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -105,7 +114,10 @@ class FakeAnthropic(FakeServer):
             yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
             text = block["text"]
             for i in range(0, len(text), 24):
-                yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text[i : i + 24]}})
+                yield event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "text_delta", "text": text[i : i + 24]}},
+                )
         yield event("content_block_stop", {"index": 0})
         delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
         yield event("message_delta", {"delta": delta, "usage": {"output_tokens": usage["output_tokens"]}})

@@ -1,4 +1,4 @@
-"""A fake OpenAI Chat Completions API: `POST /v1/chat/completions`, JSON and SSE, `response_format` honoured."""
+"""A fake OpenAI Chat Completions API: `POST /v1/chat/completions`, JSON and SSE, `response_format`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tests.fakes.anthropic_api import BAD_OUTPUT, _last_user, _sampler
-from tests.fakes.server import Fault, FakeServer, Handler, serve_main
+from tests.fakes.server import FakeServer, Fault, Handler, serve_main
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
@@ -75,7 +75,11 @@ class FakeOpenAI(FakeServer):
         self, ident: str, created: int, model: str, content: str, usage: dict[str, int] | None
     ) -> AsyncIterator[str]:
         def chunk(delta: dict[str, Any], finish: str | None, usage: dict[str, int] | None = None) -> str:
-            choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta or finish else []
+            choices = (
+                [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+                if delta or finish
+                else []
+            )
             data = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
             data |= {"choices": choices, "usage": usage}
             return f"data: {json.dumps(data)}\n\n"

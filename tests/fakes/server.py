@@ -61,7 +61,9 @@ class FakeServer:
         raise NotImplementedError
 
     def error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
-        return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status, headers=headers)
+        return JSONResponse(
+            {"error": {"type": kind, "message": message}}, status_code=status, headers=headers
+        )
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -98,7 +100,9 @@ class FakeServer:
                 return self.error(400, "invalid_request_error", "body is not JSON")
             with self._lock:
                 fault = self.faults.popleft() if self.faults else None
-                self.requests.append(Recorded(request.url.path, body, fault.kind if fault else None, time.time()))
+                self.requests.append(
+                    Recorded(request.url.path, body, fault.kind if fault else None, time.time())
+                )
             if self.latency:
                 await asyncio.sleep(self.latency)
             if fault is not None and fault.kind == "hang":
@@ -126,7 +130,11 @@ class FakeServer:
                 self.reset()
             self.inject(*(Fault(**f) for f in body.get("faults", [])))
         return JSONResponse(
-            {"latency": self.latency, "faults": [asdict(f) for f in self.faults], "requests": len(self.requests)}
+            {
+                "latency": self.latency,
+                "faults": [asdict(f) for f in self.faults],
+                "requests": len(self.requests),
+            }
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

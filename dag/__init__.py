@@ -1,0 +1,1 @@
+"""Workflows: specs, validation and compilation to Ray DAGs. Imports `agents`, never `serve_app`."""

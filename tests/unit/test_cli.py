@@ -1,0 +1,96 @@
+"""`agentctl` as a user runs it: lint, scaffold, list, show, invoke (in process, offline)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from serve_app.cli import app
+from tests.conftest import DEFINITIONS
+
+cli = CliRunner()
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copy(DEFINITIONS / "categories.yaml", tmp_path / "categories.yaml")
+    (tmp_path / "marketing").mkdir()
+    shutil.copy(DEFINITIONS / "marketing" / "marketing_content_writer.yaml", tmp_path / "marketing")
+    monkeypatch.setenv("AGENTS_DEFINITIONS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_lint_passes_on_a_clean_tree(tree: Path) -> None:
+    result = cli.invoke(app, ["definitions", "lint", str(tree)])
+    assert result.exit_code == 0, result.output
+    assert "1 agent(s) valid" in result.output
+
+
+def test_lint_prints_file_path_message_lines_and_fails(tree: Path) -> None:
+    bad = tree / "marketing" / "broken.yaml"
+    text = (tree / "marketing" / "marketing_content_writer.yaml").read_text()
+    bad.write_text(
+        text.replace("name: marketing_content_writer", "name: broken").replace(
+            "maxLength: 2000", "maxLength: -3", 1
+        )
+    )
+    result = cli.invoke(app, ["definitions", "lint", str(tree)])
+    assert result.exit_code == 1
+    assert f"{bad}: /input_schema/properties/topic/maxLength:" in result.output
+    single = cli.invoke(app, ["definitions", "lint", str(bad), "--json"])
+    assert single.exit_code == 1
+    assert json.loads(single.stdout)["ok"] is False
+
+
+def test_new_scaffolds_a_definition_that_lints(tree: Path) -> None:
+    result = cli.invoke(app, ["definitions", "new", "legal", "legal_memo_drafter"])
+    assert result.exit_code == 0, result.output
+    assert (tree / "legal" / "legal_memo_drafter.yaml").is_file()
+    assert cli.invoke(app, ["definitions", "lint"]).exit_code == 0
+    again = cli.invoke(app, ["definitions", "new", "legal", "legal_memo_drafter"])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert cli.invoke(app, ["definitions", "new", "nowhere", "x_agent"]).exit_code == 1
+    assert cli.invoke(app, ["definitions", "new", "legal", "Bad-Name"]).exit_code == 1
+
+
+def test_list_and_show_as_json(tree: Path) -> None:
+    listed = json.loads(cli.invoke(app, ["agents", "list", "--category", "marketing", "--json"]).stdout)
+    assert listed["total"] == 1 and listed["agents"][0]["name"] == "marketing_content_writer"
+    assert json.loads(cli.invoke(app, ["agents", "list", "--search", "zzz", "--json"]).stdout)["total"] == 0
+    shown = json.loads(cli.invoke(app, ["agents", "show", "marketing_content_writer", "--json"]).stdout)
+    assert shown["input_schema"]["required"] == ["topic", "content_type"]
+    missing = cli.invoke(app, ["agents", "show", "marketing_writer"])
+    assert missing.exit_code == 2 and "did you mean: marketing_content_writer" in missing.output
+
+
+def test_invoke_offline_from_json_and_from_a_file(tree: Path, tmp_path: Path) -> None:
+    document = {"topic": "Trail shoes", "content_type": "blog_post"}
+    result = cli.invoke(
+        app, ["agents", "invoke", "marketing_content_writer", "-i", json.dumps(document), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["provider"] == "offline" and "Trail shoes" in body["output"]["headline"]
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(document))
+    from_file = cli.invoke(app, ["agents", "invoke", "marketing_content_writer", "-i", f"@{path}", "--json"])
+    assert json.loads(from_file.stdout)["output"] == body["output"]
+
+
+def test_invoke_reports_every_bad_input_path(tree: Path) -> None:
+    result = cli.invoke(app, ["agents", "invoke", "marketing_content_writer", "-i", '{"topic": 3}'])
+    assert result.exit_code == 1
+    assert "/topic: 3 is not of type" in result.output
+    assert "content_type" in result.output
+    assert cli.invoke(app, ["agents", "invoke", "marketing_content_writer", "-i", "{nope"]).exit_code == 1
+
+
+def test_invoke_streams_to_the_terminal(tree: Path) -> None:
+    document = json.dumps({"topic": "Trail shoes", "content_type": "email"})
+    result = cli.invoke(app, ["agents", "invoke", "marketing_content_writer", "-i", document, "--stream"])
+    assert result.exit_code == 0, result.output
+    assert '"headline"' in result.stdout and "offline/offline-schema-sampler" in result.stdout
