@@ -7,16 +7,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-import yaml
+import yaml_rs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from agents.errors import DefinitionError, FieldError
 from agents.schema import CompiledSchema, metaschema_errors, pointer
-
-try:  # libyaml is an order of magnitude faster; PyYAML wheels ship it
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 SNAKE_CASE = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
 SEMVER = (
@@ -158,14 +153,14 @@ def _parse(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:
     try:
         if fmt == "json":
             return json.loads(text)
-        return yaml.load(text, Loader=_Loader)
+        # YAML 1.2 (yaml-rs): `off` stays a string, dates stay strings, duplicate keys are refused.
+        return yaml_rs.loads(text, parse_datetime=False)
     except json.JSONDecodeError as exc:
         raise DefinitionError(f"invalid JSON at line {exc.lineno}: {exc.msg}", source=source) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(f"invalid YAML{where}: {problem}", source=source) from exc
+    except yaml_rs.YAMLDecodeError as exc:
+        lines = str(exc).splitlines()
+        message = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
+        raise DefinitionError(message.replace("YAML parse error", "invalid YAML"), source=source) from exc
 
 
 def _validate(model: type[_M], data: Any, source: str) -> _M:
