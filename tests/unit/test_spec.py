@@ -85,5 +85,5 @@ def test_schemas_must_describe_objects() -> None:
 
 
 def test_yaml_syntax_errors_give_the_line() -> None:
-    with pytest.raises(DefinitionError, match="invalid YAML at line 2, column 6: mapping values are not allowed"):
+    with pytest.raises(DefinitionError, match="invalid YAML at line 2, column 6: mapping values are not"):
         AgentSpec.from_text("name: x\n  bad: [", source="f.yaml")
