@@ -61,14 +61,10 @@ class Catalog:
 
         Raises `CatalogError` with every problem found, each naming its file and the path inside it.
         """
-        root = Path(root)
-        categories, agents, problems = _read_tree(root)
+        categories, agents, problems = _read_tree(Path(root))
         if problems:
             raise CatalogError(problems)
-        try:
-            return cls(agents, categories)
-        except CatalogError as exc:
-            raise CatalogError([_with_file(p, root) for p in exc.problems]) from None
+        return cls(agents, categories)
 
     @classmethod
     def lint(cls, root: str | Path) -> list[DefinitionError]:
@@ -144,12 +140,6 @@ class Catalog:
         scored.sort()
         return [self._agents[name].spec for _, name in scored]
 
-    def replace(self, specs: Iterable[AgentSpec]) -> Catalog:
-        """A new catalogue with `specs` added or replacing the agents of the same name."""
-        merged = {e.spec.name: e.spec for e in self._agents.values()}
-        merged.update({s.name: s for s in specs})
-        return Catalog(merged.values(), self._categories.values())
-
 
 def _score(entry: _Entry, name: str, terms: list[str]) -> int:
     score = 0
@@ -170,6 +160,7 @@ def _read_tree(root: Path) -> tuple[list[CategorySpec], list[AgentSpec], list[De
         categories = CategoriesFile.from_file(root / CATEGORIES_FILE).categories
     except DefinitionError as exc:
         problems.append(exc)
+    known = {c.id for c in categories}
     agents: list[AgentSpec] = []
     seen: dict[str, Path] = {}
     for path in _definition_files(root):
@@ -178,7 +169,17 @@ def _read_tree(root: Path) -> tuple[list[CategorySpec], list[AgentSpec], list[De
         except DefinitionError as exc:
             problems.append(exc)
             continue
-        if spec.category != path.parent.name:
+        if known and spec.category not in known:
+            problems.append(
+                DefinitionError(
+                    f"unknown category {spec.category!r}",
+                    source=str(path),
+                    errors=[
+                        FieldError("/category", f"unknown category {spec.category!r}, see {CATEGORIES_FILE}")
+                    ],
+                )
+            )
+        elif spec.category != path.parent.name:
             problems.append(
                 DefinitionError(
                     f"category {spec.category!r} does not match the directory {path.parent.name!r}",
@@ -212,10 +213,3 @@ def _definition_files(root: Path) -> list[Path]:
         and p.parent.name not in RESERVED_DIRS
     ]
     return sorted(files)
-
-
-def _with_file(problem: DefinitionError, root: Path) -> DefinitionError:
-    matches = list(root.glob(f"*/{problem.source}.*"))
-    if not matches:
-        return problem
-    return DefinitionError(problem.message.split(": ", 1)[-1], source=str(matches[0]), errors=problem.errors)

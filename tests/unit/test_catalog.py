@@ -112,3 +112,14 @@ def test_a_workflows_directory_is_not_read_as_agents(small_tree: Path) -> None:
     (small_tree / "workflows").mkdir()
     (small_tree / "workflows" / "flow.yaml").write_text("id: flow\nsteps: []\n")
     assert len(Catalog.load(small_tree)) == 1
+
+
+def test_an_unknown_category_is_named_with_its_file(small_tree: Path) -> None:
+    (small_tree / "astrology").mkdir()
+    text = (small_tree / "marketing" / "marketing_content_writer.yaml").read_text()
+    path = small_tree / "astrology" / "horoscope_writer.yaml"
+    path.write_text(
+        text.replace("marketing_content_writer", "horoscope_writer").replace("marketing", "astrology")
+    )
+    [problem] = Catalog.lint(small_tree)
+    assert problem.lines() == [f"{path}: /category: unknown category 'astrology', see categories.yaml"]
