@@ -68,6 +68,9 @@ class Guardrails:
         return StreamFilter(self.scanner, self.policy(spec))
 
     def _pii(self, document: Any, mode: PiiMode, *, where: str) -> tuple[Any, dict[str, int]]:
+        # One scan over all the strings at once clears most documents; only a hit pays for a walk.
+        if not self.scanner.find("\x00".join(_strings(document))):
+            return document, {}
         counts: dict[str, int] = {}
         redacted = _walk(document, self.scanner, counts)
         if counts and mode == "block":

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from agents import Catalog
-from agents.errors import DefinitionError
+from agents.errors import CatalogError, DefinitionError
 from agents.spec import SNAKE_CASE, AgentSpec, CategoriesFile, definition_json_schema
 from serve_app.cli.output import console, fail, print_json
 from serve_app.settings import get_settings
@@ -34,9 +34,12 @@ def lint(path: PathArg = None, as_json: Annotated[bool, typer.Option("--json")] 
         except DefinitionError as exc:
             problems = [exc]
     else:
-        problems = Catalog.lint(target)
-        if not problems:
-            count = len(Catalog.load(target))
+        try:
+            count, problems = len(Catalog.load(target)), []
+        except CatalogError as exc:
+            problems = list(exc.problems)
+        except DefinitionError as exc:
+            problems = [exc]
     lines = [line for p in problems for line in p.lines()]
     if as_json:
         print_json({"ok": not problems, "agents": count, "problems": lines})
