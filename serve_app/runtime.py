@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from agents import AgentRunner, Catalog
 from agents.guardrails import Guardrails
 from agents.providers import OfflineProvider, Provider
-from agents.providers.anthropic import AnthropicProvider
-from agents.providers.openai import OpenAIProvider
 from agents.runner import RunnerConfig
 from serve_app.settings import Settings
 
@@ -35,7 +33,10 @@ def choose_provider(settings: Settings) -> ProviderChoice:
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """Every provider that can be built from the settings. `offline` always exists."""
     providers: dict[str, Provider] = {"offline": OfflineProvider()}
+    # The SDKs are imported only when configured: each costs tens of megabytes in every replica.
     if settings.anthropic_api_key is not None or settings.anthropic_base_url:
+        from agents.providers.anthropic import AnthropicProvider
+
         providers["anthropic"] = AnthropicProvider(
             api_key=settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else "unused",
             base_url=settings.anthropic_base_url,
@@ -43,6 +44,8 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             max_retries=settings.max_retries,
         )
     if settings.openai_api_key is not None or settings.openai_base_url:
+        from agents.providers.openai import OpenAIProvider
+
         providers["openai"] = OpenAIProvider(
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             base_url=settings.openai_base_url,

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.3, ge=0, le=2)
     pii_mode: Literal["off", "redact", "block"] = Field(default="redact", description="PII default")
 
+    # -- serving ----------------------------------------------------------------------------------
+    http_host: str = Field(default="127.0.0.1", description="address the API binds; 0.0.0.0 exposes it")
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=100 * 1024 * 1024)
+    ray_address: str | None = Field(default=None, description="an existing Ray cluster to deploy to")
+    ray_gcs_port: int = Field(default=6380, ge=1, le=65535, description="GCS port of the local Ray head")
+    ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
+    ray_num_cpus: float | None = Field(default=None, gt=0, description="CPUs the local Ray head offers")
+    high_throughput: bool = Field(
+        default=True, description="Serve's HAProxy ingress and throughput-optimised data plane"
+    )
+    data_dir: Path = Field(default=Path(".data"), description="local state: Ray logs, pid files")
+    replica_cpus: float = Field(default=0.05, gt=0, le=64, description="CPUs reserved by each replica")
+
     @property
     def fallbacks(self) -> list[str]:
         return [p.strip() for p in self.fallback_providers.split(",") if p.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from serve_app.cli import agents, definitions
+from serve_app.cli import agents, definitions, platform
 
 app = typer.Typer(
     name="agentctl",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(definitions.app, name="definitions")
 app.add_typer(agents.app, name="agents")
+platform.register(app)
 
 
 def main() -> None:

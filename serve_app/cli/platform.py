@@ -1,0 +1,175 @@
+"""`agentctl up|down|reload|status|serve-config|deploy`: run the platform on Ray Serve."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agents import Catalog
+from agents.errors import CatalogError, DefinitionError
+from serve_app.app import GATEWAY, AppSpec, application_specs, serve_config
+from serve_app.cli.output import console, fail, print_json
+from serve_app.cluster import LocalCluster
+from serve_app.deploy import DeployError, deploy, run_applications, wait_for_http, wait_until_running
+from serve_app.runtime import choose_provider
+from serve_app.service import digest
+from serve_app.settings import Settings, get_settings
+
+
+def _catalog(settings: Settings) -> Catalog:
+    try:
+        return Catalog.load(settings.definitions_dir)
+    except (CatalogError, DefinitionError) as exc:
+        fail("the catalogue does not load; nothing was deployed", lines=exc.lines())
+
+
+def _names(config: dict[str, Any]) -> list[str]:  # of a Serve config
+    return [app["name"] for app in config["applications"]]
+
+
+def _deploy_and_wait(
+    settings: Settings, gcs_address: str, dashboard_url: str, api_url: str, catalog: Catalog
+) -> float:
+    started = time.monotonic()
+    specs: list[AppSpec] = application_specs(catalog, settings)
+    names = [s.name for s in specs]
+    expected = digest(specs[0].deployment["user_config"]["agents"])
+    try:
+        with console.status("deploying the applications ..."):
+            run_applications(gcs_address, specs, settings)
+        with Progress(
+            TextColumn("[bold]starting[/]"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} applications running"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("deploy", total=len(names))
+            wait_until_running(
+                dashboard_url, names, on_progress=lambda p: bar.update(task, completed=p.running)
+            )
+        wait_for_http(f"{api_url}/healthz", expect=lambda r: r.json().get("digest") == expected)
+    except DeployError as exc:
+        fail(str(exc))
+    return time.monotonic() - started
+
+
+def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Start a local Ray head, deploy every agent, and wait until the API answers."""
+    settings = get_settings()
+    started = time.monotonic()
+    catalog = _catalog(settings)
+    choice = choose_provider(settings)
+    cluster = LocalCluster(settings)
+    with console.status("starting Ray ..."):
+        try:
+            state = cluster.start()
+        except RuntimeError as exc:
+            fail(str(exc))
+    _deploy_and_wait(settings, state.gcs_address, state.dashboard_url, state.api_url, catalog)
+    took = time.monotonic() - started
+    info = {
+        "api": state.api_url,
+        "docs": f"{state.api_url}/docs",
+        "dashboard": state.dashboard_url,
+        "agents": len(catalog),
+        "categories": len(catalog.categories),
+        "provider": choice.name,
+        "seconds": round(took, 1),
+    }
+    if as_json:
+        print_json(info)
+        return
+    console.print(
+        f"[green]ready[/] in {took:.1f}s: {len(catalog)} agents in {len(catalog.categories)} categories"
+    )
+    console.print(f"  API        {info['api']}")
+    console.print(f"  OpenAPI    {info['docs']}")
+    console.print(f"  Ray        {info['dashboard']}")
+    console.print(
+        f"  provider   {choice.name}" + (f" ([yellow]{choice.reason}[/])" if choice.name == "offline" else "")
+    )
+    console.print("  stop with  agentctl down")
+
+
+def down() -> None:
+    """Stop everything `agentctl up` started."""
+    stopped = LocalCluster(get_settings()).stop()
+    console.print(f"stopped {stopped} process(es)" if stopped else "nothing was running")
+
+
+def reload() -> None:
+    """Send the changed catalogue to the running deployments (no restart); refused whole if invalid."""
+    settings = get_settings()
+    catalog = _catalog(settings)
+    state = LocalCluster(settings).state()
+    if state is None:
+        fail("no local platform is running: start it with `agentctl up`")
+    took = _deploy_and_wait(settings, state.gcs_address, state.dashboard_url, state.api_url, catalog)
+    console.print(f"[green]reloaded[/] {len(catalog)} agents in {took:.1f}s")
+
+
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the local platform's applications."""
+    import httpx
+
+    state = LocalCluster(get_settings()).state()
+    if state is None:
+        fail("no local platform is running")
+    details = httpx.get(f"{state.dashboard_url}/api/serve/applications/", timeout=10).json()
+    apps = details.get("applications", {})
+    if as_json:
+        print_json({name: app.get("status") for name, app in apps.items()})
+        return
+    for name, app in sorted(apps.items(), key=lambda kv: (kv[0] != GATEWAY, kv[0])):
+        deployment = app.get("deployments", {}).get(name, {})
+        replicas = len(deployment.get("replicas", []))
+        console.print(f"{name:24} {app.get('status'):12} replicas={replicas}")
+
+
+def serve_config_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+) -> None:
+    """Write the Serve config (for `serve deploy` and KubeRay's serveConfigV2) from the catalogue."""
+    settings = get_settings()
+    text = yaml.safe_dump(serve_config(_catalog(settings), settings), sort_keys=False, width=120)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+def deploy_command(
+    address: Annotated[str, typer.Option(help="the Ray dashboard of the cluster, e.g. http://head:8265")],
+    api_url: Annotated[str | None, typer.Option(help="where the API will answer, to wait for it")] = None,
+) -> None:
+    """Deploy the platform to an existing Ray cluster."""
+    settings = get_settings()
+    catalog = _catalog(settings)
+    config = serve_config(catalog, settings)
+    try:
+        deploy(address, config)
+        wait_until_running(address, _names(config))
+        if api_url:
+            wait_for_http(f"{api_url.rstrip('/')}/readyz")
+    except DeployError as exc:
+        fail(str(exc))
+    console.print(f"[green]deployed[/] {len(catalog)} agents to {address}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(down)
+    app.command()(reload)
+    app.command()(status)
+    app.command("serve-config")(serve_config_command)
+    app.command("deploy")(deploy_command)

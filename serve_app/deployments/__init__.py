@@ -1,0 +1,1 @@
+"""Serve deployments: one class for every category, and the gateway."""

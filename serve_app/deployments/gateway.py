@@ -1,0 +1,166 @@
+"""The gateway: the ingress at `/` that serves the catalogue and forwards invocations by handle.
+
+Each category deployment is the ingress of its own application (so that a call to
+`/v1/categories/<id>/agents/<name>/invoke` reaches the category's replicas with no hop); the
+gateway therefore gets their handles by application name, once per catalogue change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from ray import serve
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from starlette.responses import Response
+
+from agents import Catalog
+from agents.errors import DefinitionError, UnknownAgentError
+from serve_app.api import new_api
+from serve_app.errors import UnavailableError, describe
+from serve_app.models import InvokeRequest, InvokeResponse
+from serve_app.routes.catalog import catalog_router
+from serve_app.routes.health import health_router
+from serve_app.routes.invoke import ERRORS, AcceptHeader, StreamFlag, invoke_router, respond
+from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog
+from serve_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+READY_CACHE_SECONDS = 2.0
+
+
+@serve.ingress()
+class Gateway:
+    """Catalogue browsing, health, and `POST /v1/agents/{name}/invoke` forwarded to the category."""
+
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self._catalog: Catalog | None = None
+        self._handles: dict[str, DeploymentHandle[Any]] = {}
+        self.digest = ""
+        self.rejected: str | None = None
+        self._readiness: tuple[float, tuple[bool, dict[str, Any]]] = (0.0, (False, {}))
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        api = new_api("AI Agents Platform", self.settings)
+        api.include_router(catalog_router(self.catalog))
+        api.include_router(invoke_router(self, path="/v1/agents/{name}/invoke"))
+        api.include_router(health_router(self._ready, self._info))
+
+        @api.post(
+            "/v1/categories/{category}/agents/{name}/invoke",
+            response_model=InvokeResponse,
+            responses=ERRORS,
+            tags=["invoke"],
+            summary="Invoke an agent on its category's replicas (the direct path)",
+        )
+        async def invoke_in_category(
+            category: str,
+            name: str,
+            body: InvokeRequest,
+            request: Request,
+            stream: StreamFlag = False,
+            accept: AcceptHeader = None,
+        ) -> Response:
+            # Normally answered by the category's own application; reached here only as a fallback.
+            if self.catalog().get(name).category != category:
+                raise UnknownAgentError(name)
+            return await respond(self, name, body, request, stream)
+
+        return api
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        try:
+            catalog = parse_catalog(CatalogConfig.model_validate(user_config))
+        except DefinitionError as exc:
+            self.rejected = exc.message
+            log.error("refused a new catalogue: %s", exc.message)
+            if self._catalog is None:
+                raise
+            return
+        for category in catalog.categories:
+            if category.id not in self._handles:
+                self._handles[category.id] = serve.get_deployment_handle(category.id, app_name=category.id)
+        self._catalog = catalog
+        self.digest = digest(user_config.get("agents"))
+        self.rejected = None
+        log.info("gateway serves %d agents in %d categories", len(catalog), len(catalog.categories))
+
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise UnavailableError("the catalogue is not loaded yet")
+        return self._catalog
+
+    # -- forwarding (the Invoker protocol of routes.invoke) --------------------------------------
+
+    def _handle(self, name: str) -> DeploymentHandle[Any]:
+        return self._handles[self.catalog().get(name).category]
+
+    async def invoke(self, name: str, input: Any, request_id: str) -> tuple[int, dict[str, Any]]:
+        try:
+            handle = self._handle(name)
+            status, body = await handle.invoke.remote(name, input, request_id)
+        except Exception as exc:
+            return describe(_unavailable(exc))
+        return status, body
+
+    async def open_stream(self, name: str, input: Any, request_id: str) -> StreamOpening:
+        try:
+            handle = self._handle(name)
+            events: DeploymentResponseGenerator[Any] = handle.options(stream=True).stream.remote(
+                name, input, request_id
+            )  # type: ignore[assignment]
+            status, body = await events.__anext__()
+        except Exception as exc:
+            status, body = describe(_unavailable(exc))
+            return StreamOpening(status, body, None)
+        if body is not None:
+            return StreamOpening(status, body, None)
+        return StreamOpening(200, None, _relay(events))
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def _info(self) -> dict[str, Any]:
+        loaded = self._catalog
+        return {
+            "agents": len(loaded) if loaded else 0,
+            "categories": len(loaded.categories) if loaded else 0,
+            "digest": self.digest,
+            "rejected": self.rejected,
+        }
+
+    async def _ready(self) -> tuple[bool, dict[str, Any]]:
+        checked, answer = self._readiness
+        if time.monotonic() - checked < READY_CACHE_SECONDS:
+            return answer
+        answer = await asyncio.to_thread(_serve_readiness)
+        self._readiness = (time.monotonic(), answer)
+        return answer
+
+
+def _unavailable(exc: Exception) -> Exception:
+    if isinstance(exc, UnknownAgentError | UnavailableError):
+        return exc
+    log.warning("category deployment failed: %s", exc)
+    return UnavailableError(
+        "the agent's category deployment is unavailable", details={"cause": type(exc).__name__}
+    )
+
+
+async def _relay(events: AsyncIterator[Any]) -> AsyncIterator[str]:
+    async for event in events:
+        yield event
+
+
+def _serve_readiness() -> tuple[bool, dict[str, Any]]:
+    status = serve.status()
+    apps = {
+        name: str(app.status.value if hasattr(app.status, "value") else app.status)
+        for name, app in status.applications.items()
+    }
+    not_running = sorted(name for name, state in apps.items() if state != "RUNNING")
+    return not not_running, {"applications": len(apps), "not_running": not_running}

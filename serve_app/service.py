@@ -1,0 +1,138 @@
+"""What a category replica serves: its agents, swapped whole on reconfigure, and the runner."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents import AgentRunner, AgentSpec, Catalog, CategorySpec
+from agents.errors import CatalogError, DefinitionError, UnknownAgentError
+from agents.runner import AgentResult, RunContext, TextChunk
+from serve_app import sse
+from serve_app.errors import describe
+from serve_app.models import invoke_body
+
+log = logging.getLogger(__name__)
+
+
+class CategoryConfig(BaseModel):
+    """The `user_config` of a category deployment: the definitions of its agents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    agents: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CatalogConfig(BaseModel):
+    """The `user_config` of the gateway: every category and every definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def parse_specs(definitions: list[dict[str, Any]]) -> list[AgentSpec]:
+    """Every definition, or a CatalogError naming each one that fails."""
+    specs: list[AgentSpec] = []
+    problems: list[DefinitionError] = []
+    for data in definitions:
+        try:
+            specs.append(AgentSpec.from_data(data, source=str(data.get("name", "?"))))
+        except DefinitionError as exc:
+            problems.append(exc)
+    if problems:
+        raise CatalogError(problems)
+    return specs
+
+
+def parse_catalog(config: CatalogConfig) -> Catalog:
+    return Catalog(parse_specs(config.agents), [CategorySpec.model_validate(c) for c in config.categories])
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpening:
+    """The start of a streamed call: an error (status, body) or 200 with the SSE events to send."""
+
+    status: int
+    body: dict[str, Any] | None
+    events: AsyncIterator[str] | None
+
+
+class AgentService:
+    """The agents of one category and the runner that runs them."""
+
+    def __init__(self, category: str, runner: AgentRunner) -> None:
+        self.category = category
+        self.runner = runner
+        self._agents: dict[str, AgentSpec] = {}
+        self.digest = ""
+
+    def configure(self, raw: Mapping[str, Any]) -> None:
+        """Replace every agent at once; on any invalid definition keep the current ones and raise."""
+        config = CategoryConfig.model_validate(raw)
+        if config.category != self.category:
+            raise DefinitionError(
+                f"config for {config.category!r} sent to {self.category!r}", source="user_config"
+            )
+        specs = parse_specs(config.agents)
+        wrong = [s.name for s in specs if s.category != self.category]
+        if wrong:
+            raise DefinitionError(f"agents of another category: {', '.join(wrong)}", source="user_config")
+        self._agents = {s.name: s for s in specs}
+        self.digest = digest(config.agents)
+        log.info("category %s serves %d agents (digest %s)", self.category, len(specs), self.digest)
+
+    @property
+    def agents(self) -> list[AgentSpec]:
+        return list(self._agents.values())
+
+    def get(self, name: str) -> AgentSpec:
+        spec = self._agents.get(name)
+        if spec is None:
+            raise UnknownAgentError(name)
+        return spec
+
+    async def invoke(self, name: str, input: Any, request_id: str) -> tuple[int, dict[str, Any]]:
+        try:
+            result = await self.runner.invoke(self.get(name), input, RunContext(request_id=request_id))
+        except Exception as exc:
+            return describe(exc)
+        return 200, invoke_body(result)
+
+    async def open_stream(self, name: str, input: Any, request_id: str) -> StreamOpening:
+        """Runs the call up to its first event, so that failures before it keep their status code."""
+        try:
+            events = self.runner.stream(self.get(name), input, RunContext(request_id=request_id))
+            first = await anext(events)
+        except Exception as exc:
+            status, body = describe(exc)
+            return StreamOpening(status, body, None)
+        return StreamOpening(200, None, _sse(first, events))
+
+
+async def _sse(
+    first: TextChunk | AgentResult, rest: AsyncIterator[TextChunk | AgentResult]
+) -> AsyncIterator[str]:
+    event: TextChunk | AgentResult | None = first
+    try:
+        while event is not None:
+            if isinstance(event, TextChunk):
+                yield sse.event("chunk", {"text": event.text})
+            else:
+                yield sse.event("result", invoke_body(event))
+            event = await anext(rest, None)
+    except Exception as exc:
+        _, body = describe(exc)
+        yield sse.event("error", body)
