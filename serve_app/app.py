@@ -95,7 +95,6 @@ def application_specs(
             "max_ongoing_requests": o.max_ongoing_requests or d.max_ongoing_requests,
             "autoscaling_config": {
                 "min_replicas": minimum,
-                "initial_replicas": minimum,
                 "max_replicas": o.max_replicas or d.max_replicas,
                 "target_ongoing_requests": o.target_ongoing_requests or d.target_ongoing_requests,
                 "upscale_delay_s": 3.0,

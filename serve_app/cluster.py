@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import psutil
@@ -33,14 +33,20 @@ class Ports:
     dashboard_agent_grpc: int = 52366
     runtime_env_agent: int = 52367
     metrics_export: int = 52368
-    http: int = 8000
     fallback_proxy: int = 8500
     fallback_grpc: int = 8501
     haproxy_stats: int = 8404
     haproxy_metrics: int = 9101
-    direct_ingress_http: tuple[int, int] = (30000, 30999)
-    direct_ingress_grpc: tuple[int, int] = (40000, 40999)
-    worker: tuple[int, int] = (20000, 29999)
+    direct_ingress_http: tuple[int, int] = (30000, 30499)
+    direct_ingress_grpc: tuple[int, int] = (40000, 40499)
+    worker: tuple[int, int] = (20000, 28999)
+
+    def shifted(self, offset: int) -> Ports:
+        """Every port moved by `offset` (1000 keeps the ranges of two clusters apart)."""
+        def move(value: int | tuple[int, int]) -> int | tuple[int, int]:
+            return (value[0] + offset, value[1] + offset) if isinstance(value, tuple) else value + offset
+
+        return replace(self, **{f.name: move(getattr(self, f.name)) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class LocalCluster:
         self, settings: Settings, *, ports: Ports | None = None, data_dir: Path | None = None
     ) -> None:
         self.settings = settings
-        self.ports = ports or Ports()
+        self.ports = ports or Ports().shifted(settings.ray_port_offset)
         self.data_dir = (data_dir or settings.data_dir).resolve()
         self.temp_dir = self.data_dir / "ray"
 
@@ -142,7 +148,7 @@ class LocalCluster:
         self.state_file.write_text(json.dumps(asdict(state), indent=2))
         return state
 
-    def stop(self, timeout: float = 20.0) -> int:
+    def stop(self, timeout: float = 8.0) -> int:
         """Stops every process of this cluster (and only this one); returns how many there were."""
         processes = self._processes()
         for proc in processes:

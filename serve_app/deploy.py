@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,9 +113,35 @@ def run_applications(gcs_address: str, specs: list[Any], settings: Any) -> None:
             http_options=http_options(settings),
             logging_config=logging_config(settings),
         )
-        targets = [RunTarget(spec.build(), name=spec.name, route_prefix=spec.route_prefix) for spec in specs]
+        targets = [
+            RunTarget(_pinned(spec.build()), name=spec.name, route_prefix=spec.route_prefix) for spec in specs
+        ]
         serve.run_many(
             targets, wait_for_ingress_deployment_creation=False, wait_for_applications_running=False
         )
     finally:
         ray.shutdown()
+
+
+def _pinned(app: Any) -> Any:
+    """Give the application's deployment a fixed code version.
+
+    An application deployed from Python gets a random code version on every `serve.run`, so a
+    redeploy restarts its replicas even when only `user_config` changed. Pinning the version to the
+    platform's code digest makes a catalogue reload an in-place `reconfigure`, as it is for a
+    deployment from a config file; a code change still restarts the replicas.
+    """
+    deployment = app._bound_deployment
+    deployment._version = code_digest()
+    return app
+
+
+@cache
+def code_digest() -> str:
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for package in ("agents", "serve_app", "dag"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

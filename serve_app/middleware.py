@@ -16,7 +16,7 @@ def new_request_id() -> str:
 
 
 class RequestIdMiddleware:
-    """Puts `request_id` in the scope's state (from `X-Request-ID` or new) and echoes it back."""
+    """Puts `request_id` in the scope's state: the `X-Request-ID` given, or a new one echoed back."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -26,7 +26,12 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"").decode("latin-1")[:64]
-        request_id = given if given.replace("-", "").isalnum() else new_request_id()
+        if given and given.replace("-", "").isalnum():
+            # Serve's proxy always passes one (the client's, or its own) and echoes it on the response.
+            scope.setdefault("state", {})["request_id"] = given
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -52,9 +52,12 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="address the API binds; 0.0.0.0 exposes it")
     http_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=100 * 1024 * 1024)
-    ray_address: str | None = Field(default=None, description="an existing Ray cluster to deploy to")
-    ray_gcs_port: int = Field(default=6380, ge=1, le=65535, description="GCS port of the local Ray head")
-    ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
+    ray_port_offset: int = Field(
+        default=0,
+        ge=0,
+        le=20_000,
+        description="moves every port of the local Ray head (GCS 6380, dashboard 8265)",
+    )
     ray_num_cpus: float | None = Field(default=None, gt=0, description="CPUs the local Ray head offers")
     high_throughput: bool = Field(
         default=True, description="Serve's HAProxy ingress and throughput-optimised data plane"

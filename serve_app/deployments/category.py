@@ -59,6 +59,7 @@ class CategoryDeployment:
     def _info(self) -> dict[str, Any]:
         return {
             "category": self.service.category,
+            "replica": serve.get_replica_context().replica_id.unique_id,
             "agents": len(self.service.agents),
             "digest": self.service.digest,
             "rejected": self.rejected,

@@ -1,0 +1,160 @@
+"""The served platform over HTTP: catalogue, invoke and stream, errors, reload without restart."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from pathlib import Path
+
+import yaml
+
+from agents import Catalog
+from agents.sample import Sampler
+from tests.e2e.conftest import Platform
+
+WRITER = "marketing_content_writer"
+BRIEF = {"topic": "Trail bottles", "content_type": "email"}
+
+
+def test_catalogue_listing_search_and_detail(platform: Platform) -> None:
+    with platform.client() as http:
+        categories = http.get("/v1/categories").json()
+        assert len(categories) == 29 and sum(c["agents"] for c in categories) == 1500
+        page = http.get("/v1/agents", params={"category": "legal", "limit": 5, "offset": 5}).json()
+        assert page["total"] >= 30 and len(page["items"]) == 5 and page["offset"] == 5
+        assert all(a["category"] == "legal" for a in page["items"])
+        found = http.get("/v1/agents", params={"q": "marketing content writer"}).json()
+        assert found["items"][0]["name"] == WRITER
+        detail = http.get(f"/v1/agents/{WRITER}").json()
+        assert detail["input_schema"]["required"] == ["topic", "content_type"]
+        assert detail["invoke_path"] == f"/v1/categories/marketing/agents/{WRITER}/invoke"
+        assert http.get("/docs").status_code == 200
+        assert "/v1/agents/{name}/invoke" in http.get("/openapi.json").json()["paths"]
+        assert http.get("/healthz").json()["agents"] == 1500
+        assert http.get("/readyz").status_code == 200
+
+
+def test_invoke_by_gateway_and_by_direct_path(platform: Platform) -> None:
+    with platform.client() as http:
+        via_gateway = http.post(f"/v1/agents/{WRITER}/invoke", json={"input": BRIEF})
+        assert via_gateway.status_code == 200, via_gateway.text
+        body = via_gateway.json()
+        assert body["provider"] == "offline" and "Trail bottles" in body["output"]["headline"]
+        assert body["request_id"] == via_gateway.headers["x-request-id"]
+        direct = http.post(f"/v1/categories/marketing/agents/{WRITER}/invoke", json={"input": BRIEF})
+        assert direct.status_code == 200 and direct.json()["output"] == body["output"]
+        given = http.post(
+            f"/v1/agents/{WRITER}/invoke", json={"input": BRIEF}, headers={"X-Request-ID": "abc123"}
+        )
+        assert given.json()["request_id"] == "abc123"
+
+
+def test_stream_as_server_sent_events(platform: Platform) -> None:
+    with platform.client() as http:
+        for path in (f"/v1/agents/{WRITER}/invoke", f"/v1/categories/marketing/agents/{WRITER}/invoke"):
+            with http.stream(
+                "POST", path, json={"input": BRIEF}, headers={"Accept": "text/event-stream"}
+            ) as r:
+                assert r.status_code == 200
+                assert r.headers["content-type"].startswith("text/event-stream")
+                events = [block for block in r.read().decode().split("\n\n") if block]
+            kinds = [block.split("\n")[0] for block in events]
+            assert kinds[-1] == "event: result" and kinds.count("event: chunk") >= 2
+            result = json.loads(events[-1].split("data: ", 1)[1])
+            text = "".join(json.loads(b.split("data: ", 1)[1])["text"] for b in events[:-1])
+            assert json.loads(text) == result["output"]
+
+
+def test_error_bodies(platform: Platform) -> None:
+    with platform.client() as http:
+        missing = http.post("/v1/agents/no_such_agent/invoke", json={"input": {}})
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "agent_not_found"
+        wrong = http.post(f"/v1/agents/{WRITER}/invoke", json={"input": {"topic": 3, "content_type": "fax"}})
+        assert wrong.status_code == 422
+        paths = sorted(d["path"] for d in wrong.json()["error"]["details"])
+        assert paths == ["/content_type", "/topic"]
+        direct = http.post(f"/v1/categories/marketing/agents/{WRITER}/invoke", json={"input": {}})
+        assert direct.status_code == 422 and direct.json()["error"]["type"] == "input_validation_error"
+        no_input = http.post(f"/v1/agents/{WRITER}/invoke", json={"topic": "x"})
+        assert no_input.status_code == 422 and no_input.json()["error"]["type"] == "request_validation_error"
+        not_json = http.post(
+            f"/v1/agents/{WRITER}/invoke", content=b"{nope", headers={"content-type": "application/json"}
+        )
+        assert not_json.status_code == 422
+        huge = {"input": {**BRIEF, "topic": "x" * 70_000}}
+        for path in (f"/v1/agents/{WRITER}/invoke", f"/v1/categories/marketing/agents/{WRITER}/invoke"):
+            too_big = http.post(path, json=huge)
+            assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "payload_too_large"
+        streamed_error = http.post(f"/v1/agents/{WRITER}/invoke?stream=true", json={"input": {}})
+        assert streamed_error.status_code == 422
+
+
+def _replica(platform: Platform) -> str:
+    with platform.client() as http:
+        health = http.get("/v1/categories/marketing/healthz").json()
+    return str(health["replica"])
+
+
+def test_reload_reaches_running_replicas_without_restart(platform: Platform) -> None:
+    path = platform.definitions / "marketing" / f"{WRITER}.yaml"
+    original = path.read_text()
+    with platform.client() as http:
+        http.post(f"/v1/categories/marketing/agents/{WRITER}/invoke", json={"input": BRIEF})
+    before = _replica(platform)
+    data = yaml.safe_load(original)
+    data["output_schema"]["properties"]["reading_time_minutes"] = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 9,
+    }
+    data["output_schema"]["required"].append("reading_time_minutes")
+    try:
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        platform.agentctl("reload")
+        with platform.client() as http:
+            for route in (f"/v1/agents/{WRITER}/invoke", f"/v1/categories/marketing/agents/{WRITER}/invoke"):
+                output = http.post(route, json={"input": BRIEF}).json()["output"]
+                assert 1 <= output["reading_time_minutes"] <= 9
+        assert _replica(platform) == before, "the replica was restarted"
+    finally:
+        path.write_text(original)
+        platform.agentctl("reload")
+
+
+def test_a_bad_reload_is_refused_and_the_catalogue_keeps_serving(platform: Platform) -> None:
+    bad = platform.definitions / "marketing" / "marketing_broken.yaml"
+    with platform.client() as http:
+        digest = http.get("/healthz").json()["digest"]
+    bad.write_text("name: marketing_broken\ncategory: marketing\ndescription: x\n")
+    try:
+        refused = platform.agentctl("reload", check=False)
+        assert refused.returncode == 1
+        assert f"{bad}: /description:" in refused.stderr
+        with platform.client() as http:
+            assert http.get("/healthz").json()["digest"] == digest
+            assert http.post(f"/v1/agents/{WRITER}/invoke", json={"input": BRIEF}).status_code == 200
+    finally:
+        bad.unlink()
+
+
+def test_an_agent_of_every_category_answers(platform: Platform) -> None:
+    catalog = Catalog.load(platform.definitions)
+    picks = [catalog.in_category(c.id)[0] for c in catalog.categories]
+
+    def call(spec_name: str, document: dict[str, object]) -> tuple[str, int, dict[str, object]]:
+        with platform.client() as http:
+            response = http.post(f"/v1/agents/{spec_name}/invoke", json={"input": document})
+            return spec_name, response.status_code, response.json()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(call, s.name, Sampler(s.input_schema)({"e2e": s.name})) for s in picks]
+        results = {name: (status, body) for name, status, body in (f.result() for f in futures)}
+    failures = {n: r for n, r in results.items() if r[0] != 200}
+    assert failures == {}
+    for spec in picks:
+        assert spec.output.errors(results[spec.name][1]["output"]) == []
+
+
+def test_up_is_recorded(platform: Platform) -> None:
+    assert platform.up_seconds > 0
+    assert Path(platform.env["AGENTS_DATA_DIR"], "cluster.json").is_file()
