@@ -15,6 +15,7 @@ import sys
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -46,7 +47,8 @@ class Ports:
         def move(value: int | tuple[int, int]) -> int | tuple[int, int]:
             return (value[0] + offset, value[1] + offset) if isinstance(value, tuple) else value + offset
 
-        return replace(self, **{f.name: move(getattr(self, f.name)) for f in fields(self)})
+        moved: dict[str, Any] = {f.name: move(getattr(self, f.name)) for f in fields(self)}
+        return replace(self, **moved)
 
 
 @dataclass(frozen=True)
