@@ -110,7 +110,6 @@ class LocalCluster:
             return running
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         p = self.ports
-        host = "127.0.0.1" if self.settings.http_host in ("127.0.0.1", "localhost") else None
         command = [
             _ray_executable(),
             "start",
@@ -129,8 +128,6 @@ class LocalCluster:
             f"--max-worker-port={p.worker[1]}",
             "--disable-usage-stats",
         ]
-        if host is not None:
-            command.append(f"--node-ip-address={host}")
         if self.settings.ray_num_cpus is not None:
             command.append(f"--num-cpus={self.settings.ray_num_cpus}")
         env = {**os.environ, **serve_environment(self.settings, p), MARKER: str(self.temp_dir)}
@@ -139,7 +136,7 @@ class LocalCluster:
             done = subprocess.run(command, env=env, stdout=log_file, stderr=subprocess.STDOUT, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"`ray start` failed (exit {done.returncode}); see {log_path}")
-        address = host or "127.0.0.1"
+        address = "127.0.0.1" if self.settings.http_host in ("0.0.0.0", "::") else self.settings.http_host
         state = ClusterState(
             temp_dir=str(self.temp_dir),
             dashboard_url=f"http://127.0.0.1:{p.dashboard}",
