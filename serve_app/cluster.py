@@ -44,6 +44,7 @@ class Ports:
 
     def shifted(self, offset: int) -> Ports:
         """Every port moved by `offset` (1000 keeps the ranges of two clusters apart)."""
+
         def move(value: int | tuple[int, int]) -> int | tuple[int, int]:
             return (value[0] + offset, value[1] + offset) if isinstance(value, tuple) else value + offset
 

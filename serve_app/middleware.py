@@ -57,21 +57,28 @@ class BodyLimitMiddleware:
         if length is not None and length.isdigit() and int(length) > self.limit:
             await self._refuse(scope, receive, send)
             return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        # Read the body here (it is bounded) and replay it, so an oversized one never reaches the app.
+        body = bytearray()
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise PayloadTooLargeError(self._message())
-            return message
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        replayed = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except PayloadTooLargeError:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     def _message(self) -> str:
         return f"the request body exceeds {self.limit} bytes"

@@ -1,0 +1,34 @@
+"""The generated Serve config: one application per category plus the gateway, definitions as user_config."""
+
+from __future__ import annotations
+
+from agents import Catalog
+from serve_app.app import DeploymentOverride, serve_config
+from serve_app.cluster import Ports
+from serve_app.settings import Settings
+
+
+def test_serve_config_has_the_gateway_and_one_application_per_category(catalog: Catalog) -> None:
+    config = serve_config(catalog, Settings(), {"legal": DeploymentOverride(min_replicas=2, max_replicas=8)})
+    apps = {app["name"]: app for app in config["applications"]}
+    assert len(apps) == 30
+    assert apps["gateway"]["route_prefix"] == "/"
+    assert len(apps["gateway"]["deployments"][0]["user_config"]["agents"]) == 1500
+    legal = apps["legal"]
+    assert legal["route_prefix"] == "/v1/categories/legal"
+    assert legal["import_path"] == "serve_app.app:build_app" and legal["args"] == {"application": "legal"}
+    deployment = legal["deployments"][0]
+    assert deployment["name"] == "legal"
+    assert len(deployment["user_config"]["agents"]) == len(catalog.in_category("legal"))
+    assert deployment["autoscaling_config"]["min_replicas"] == 2
+    assert deployment["autoscaling_config"]["max_replicas"] == 8
+    assert deployment["max_ongoing_requests"] == 256
+    assert deployment["ray_actor_options"] == {"num_cpus": 0.05}
+    assert config["http_options"]["host"] == "127.0.0.1"
+
+
+def test_ports_move_together_and_avoid_redis() -> None:
+    ports = Ports().shifted(1000)
+    assert ports.gcs == 7380 and ports.dashboard == 9265
+    assert ports.direct_ingress_http == (31000, 31499)
+    assert 6379 not in (Ports().gcs, ports.gcs)
