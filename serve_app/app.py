@@ -37,7 +37,9 @@ class AppArgs(BaseModel):
     deployment: dict[str, Any] = Field(default_factory=dict, description="Serve deployment options")
 
 
-def build_app(args: AppArgs) -> Application:
+def build_app(args: AppArgs | dict[str, Any]) -> Application:
+    # Serve passes the config's `args` as a dict when it cannot resolve the annotation.
+    args = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
     options = {k: v for k, v in args.deployment.items() if k != "name"}
     if args.application == GATEWAY:
         gateway: Deployment = serve.deployment(name=GATEWAY, **options)(Gateway)

@@ -211,7 +211,17 @@ def main() -> None:
         cluster.stop()
 
         fake = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.anthropic_api", "--port", str(fake_port), "--latency", "1.0"],
+            [
+                sys.executable,
+                "-W",
+                "ignore::RuntimeWarning",
+                "-m",
+                "tests.fakes.anthropic_api",
+                "--port",
+                str(fake_port),
+                "--latency",
+                "1.0",
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
@@ -221,7 +231,11 @@ def main() -> None:
         try:
             settings = Settings()
             cluster = LocalCluster(settings)
-            big = {"marketing": DeploymentOverride(min_replicas=1, max_ongoing_requests=2000)}
+            # One warm replica that takes the whole burst: no replica starts in the middle of it.
+            one = DeploymentOverride(
+                min_replicas=1, max_replicas=1, max_ongoing_requests=2000, target_ongoing_requests=2000
+            )
+            big = {"marketing": one, "gateway": one}
             url, _ = start(settings, cluster, big)
             direct = f"{url}/v1/categories/marketing/agents/{WRITER}/invoke"
             asyncio.run(burst(direct, 50))

@@ -32,3 +32,12 @@ def test_ports_move_together_and_avoid_redis() -> None:
     assert ports.gcs == 7380 and ports.dashboard == 9265
     assert ports.direct_ingress_http == (31000, 31499)
     assert 6379 not in (Ports().gcs, ports.gcs)
+
+
+def test_the_builder_takes_the_config_args_as_a_dict() -> None:
+    from serve_app.app import build_app
+
+    gateway = build_app({"application": "gateway"})
+    legal = build_app({"application": "legal"})
+    assert gateway._bound_deployment.name == "gateway"
+    assert legal._bound_deployment.name == "legal"
