@@ -22,6 +22,7 @@ from agents import Catalog
 from serve_app.deployments.category import CategoryDeployment
 from serve_app.deployments.gateway import Gateway
 from serve_app.models import category_prefix
+from serve_app.service import digest, pack
 from serve_app.settings import Settings
 
 GATEWAY = "gateway"
@@ -67,6 +68,7 @@ class AppSpec:
     name: str
     route_prefix: str
     deployment: dict[str, Any]
+    digest: str  # of the definitions it carries, as its replicas report it in /healthz
 
     def build(self) -> Application:
         return build_app(AppArgs(application=self.name, deployment=self.deployment))
@@ -93,7 +95,7 @@ def application_specs(
         agents = [_definition(s) for s in catalog.in_category(category.id)]
         deployment = {
             "name": category.id,
-            "user_config": {"category": category.id, "agents": agents},
+            "user_config": {"category": category.id, "agents": pack(agents)},
             "max_ongoing_requests": o.max_ongoing_requests or d.max_ongoing_requests,
             "autoscaling_config": {
                 "min_replicas": minimum,
@@ -105,7 +107,7 @@ def application_specs(
             "ray_actor_options": {"num_cpus": o.num_cpus or settings.replica_cpus},
             "graceful_shutdown_timeout_s": settings.request_deadline,
         }
-        specs.append(AppSpec(category.id, category_prefix(category.id), deployment))
+        specs.append(AppSpec(category.id, category_prefix(category.id), deployment, digest(agents)))
     return specs
 
 
@@ -134,11 +136,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
 
 
 def _gateway(catalog: Catalog, settings: Settings, o: DeploymentOverride) -> AppSpec:
+    agents = [_definition(s) for s in catalog]
     deployment = {
         "name": GATEWAY,
         "user_config": {
             "categories": [c.model_dump(mode="json") for c in catalog.categories],
-            "agents": [_definition(s) for s in catalog],
+            "agents": pack(agents),
         },
         "max_ongoing_requests": o.max_ongoing_requests or 1024,
         "autoscaling_config": {
@@ -149,7 +152,7 @@ def _gateway(catalog: Catalog, settings: Settings, o: DeploymentOverride) -> App
         },
         "ray_actor_options": {"num_cpus": o.num_cpus or settings.replica_cpus},
     }
-    return AppSpec(GATEWAY, "/", deployment)
+    return AppSpec(GATEWAY, "/", deployment, digest(agents))
 
 
 def _definition(spec: Any) -> dict[str, Any]:

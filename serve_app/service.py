@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from agents import AgentRunner, AgentSpec, Catalog, CategorySpec
 from agents.errors import CatalogError, DefinitionError, UnknownAgentError
@@ -21,22 +23,40 @@ from serve_app.models import invoke_body
 log = logging.getLogger(__name__)
 
 
+def pack(definitions: list[dict[str, Any]]) -> str:
+    """Definitions as gzip+base64 text: an eighth of the size through Serve's controller and GCS."""
+    return base64.b64encode(gzip.compress(orjson.dumps(definitions), compresslevel=5)).decode("ascii")
+
+
+def unpack(value: Any) -> Any:
+    """The definitions list from `pack`'s text (a list is taken as it is)."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(gzip.decompress(base64.b64decode(value, validate=True)))
+        except (ValueError, OSError, orjson.JSONDecodeError) as exc:
+            raise ValueError(f"packed definitions are unreadable: {exc}") from exc
+    return value
+
+
+Definitions = Annotated[list[dict[str, Any]], BeforeValidator(unpack)]
+
+
 class CategoryConfig(BaseModel):
-    """The `user_config` of a category deployment: the definitions of its agents."""
+    """The `user_config` of a category deployment: the definitions of its agents (a list, or packed)."""
 
     model_config = ConfigDict(extra="forbid")
 
     category: str
-    agents: list[dict[str, Any]] = Field(default_factory=list)
+    agents: Definitions = Field(default_factory=list)
 
 
 class CatalogConfig(BaseModel):
-    """The `user_config` of the gateway: every category and every definition."""
+    """The `user_config` of the gateway: every category and every definition (a list, or packed)."""
 
     model_config = ConfigDict(extra="forbid")
 
     categories: list[dict[str, Any]]
-    agents: list[dict[str, Any]]
+    agents: Definitions
 
 
 def digest(value: Any) -> str:

@@ -17,7 +17,6 @@ from serve_app.cli.output import console, fail, print_json
 from serve_app.cluster import LocalCluster
 from serve_app.deploy import DeployError, deploy, run_applications, wait_for_http, wait_until_running
 from serve_app.runtime import choose_provider
-from serve_app.service import digest
 from serve_app.settings import Settings, get_settings
 
 
@@ -38,7 +37,7 @@ def _deploy_and_wait(
     started = time.monotonic()
     specs: list[AppSpec] = application_specs(catalog, settings)
     names = [s.name for s in specs]
-    expected = digest(specs[0].deployment["user_config"]["agents"])
+    expected = specs[0].digest
     try:
         with console.status("deploying the applications ..."):
             run_applications(gcs_address, specs, settings)

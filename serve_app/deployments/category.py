@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 from ray import serve
 
 from agents.errors import DefinitionError
@@ -47,9 +48,9 @@ class CategoryDeployment:
         try:
             self.service.configure(user_config)
             self.rejected = None
-        except DefinitionError as exc:
-            self.rejected = exc.message
-            log.error("refused new definitions for %s: %s", self.service.category, exc.message)
+        except (DefinitionError, ValidationError) as exc:
+            self.rejected = exc.message if isinstance(exc, DefinitionError) else str(exc)
+            log.error("refused new definitions for %s: %s", self.service.category, self.rejected)
             if not self.service.digest:
                 raise
 

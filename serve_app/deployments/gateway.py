@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from starlette.responses import Response
@@ -75,10 +76,12 @@ class Gateway:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         try:
-            catalog = parse_catalog(CatalogConfig.model_validate(user_config))
-        except DefinitionError as exc:
-            self.rejected = exc.message
-            log.error("refused a new catalogue: %s", exc.message)
+            config = CatalogConfig.model_validate(user_config)
+            catalog = parse_catalog(config)
+        except (DefinitionError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, DefinitionError) else str(exc)
+            self.rejected = message
+            log.error("refused a new catalogue: %s", message)
             if self._catalog is None:
                 raise
             return
@@ -86,7 +89,7 @@ class Gateway:
             if category.id not in self._handles:
                 self._handles[category.id] = serve.get_deployment_handle(category.id, app_name=category.id)
         self._catalog = catalog
-        self.digest = digest(user_config.get("agents"))
+        self.digest = digest(config.agents)
         self.rejected = None
         log.info("gateway serves %d agents in %d categories", len(catalog), len(catalog.categories))
 

@@ -30,7 +30,6 @@ from agents import Catalog
 from serve_app.app import DeploymentOverride, application_specs
 from serve_app.cluster import LocalCluster
 from serve_app.deploy import run_applications, wait_for_http, wait_until_running
-from serve_app.service import digest
 from serve_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +122,7 @@ def start(
     specs = application_specs(catalog, settings, overrides)
     run_applications(state.gcs_address, specs, settings)
     wait_until_running(state.dashboard_url, [s.name for s in specs])
-    expected = digest(specs[0].deployment["user_config"]["agents"])
+    expected = specs[0].digest
     wait_for_http(f"{state.api_url}/healthz", expect=lambda r: r.json().get("digest") == expected)
     return state.api_url, time.monotonic() - began
 

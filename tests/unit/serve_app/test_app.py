@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents import Catalog
 from serve_app.app import DeploymentOverride, serve_config
 from serve_app.cluster import Ports
+from serve_app.service import unpack
 from serve_app.settings import Settings
 
 
@@ -13,13 +14,13 @@ def test_serve_config_has_the_gateway_and_one_application_per_category(catalog: 
     apps = {app["name"]: app for app in config["applications"]}
     assert len(apps) == 30
     assert apps["gateway"]["route_prefix"] == "/"
-    assert len(apps["gateway"]["deployments"][0]["user_config"]["agents"]) == 1500
+    assert len(unpack(apps["gateway"]["deployments"][0]["user_config"]["agents"])) == 1500
     legal = apps["legal"]
     assert legal["route_prefix"] == "/v1/categories/legal"
     assert legal["import_path"] == "serve_app.app:build_app" and legal["args"] == {"application": "legal"}
     deployment = legal["deployments"][0]
     assert deployment["name"] == "legal"
-    assert len(deployment["user_config"]["agents"]) == len(catalog.in_category("legal"))
+    assert len(unpack(deployment["user_config"]["agents"])) == len(catalog.in_category("legal"))
     assert deployment["autoscaling_config"]["min_replicas"] == 2
     assert deployment["autoscaling_config"]["max_replicas"] == 8
     assert deployment["max_ongoing_requests"] == 256

@@ -119,3 +119,15 @@ async def test_provider_failures_map_to_gateway_statuses(catalog: Catalog) -> No
 def test_unexpected_errors_do_not_leak_their_message() -> None:
     status, body = describe(RuntimeError("database password is hunter2"))
     assert status == 500 and "hunter2" not in json.dumps(body)
+
+
+def test_packed_definitions_configure_the_same_agents(service: AgentService, catalog: Catalog) -> None:
+    from serve_app.service import pack
+
+    config = _config(catalog)
+    before = service.digest
+    service.configure({"category": "marketing", "agents": pack(config["agents"])})  # type: ignore[arg-type]
+    assert service.digest == before and len(service.agents) == 52
+    with pytest.raises(ValueError, match="unreadable"):
+        service.configure({"category": "marketing", "agents": "not-base64!"})
+    assert service.digest == before
