@@ -98,21 +98,11 @@ class Catalog:
     def categories(self) -> list[CategorySpec]:
         return list(self._categories.values())
 
-    def category(self, category_id: str) -> CategorySpec:
-        try:
-            return self._categories[category_id]
-        except KeyError:
-            raise DefinitionError(f"unknown category {category_id!r}", source="catalogue") from None
-
     def in_category(self, category_id: str) -> list[AgentSpec]:
         return [self._agents[n].spec for n in self._by_category.get(category_id, [])]
 
     def count_by_category(self) -> dict[str, int]:
         return {c: len(self._by_category.get(c, [])) for c in self._categories}
-
-    @property
-    def tags(self) -> dict[str, int]:
-        return {tag: len(names) for tag, names in sorted(self._by_tag.items())}
 
     def search(
         self, query: str | None = None, *, category: str | None = None, tag: str | None = None

@@ -66,9 +66,6 @@ class Sampler:
     def __call__(self, document: Any) -> Any:
         return self._gen(Seed.of(document), 0)
 
-    def from_seed(self, seed: Seed) -> Any:
-        return self._gen(seed, 0)
-
     # -- compilation -------------------------------------------------------------------------
 
     def _resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -9,8 +9,6 @@ import jsonschema_rs
 
 from agents.errors import FieldError
 
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
-
 
 def pointer(parts: Iterable[str | int]) -> str:
     """A JSON Pointer (RFC 6901) for a path of keys and indexes."""
@@ -40,9 +38,6 @@ class CompiledSchema:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = dict(schema)
         self._validator = jsonschema_rs.validator_for(self.schema, validate_formats=True)
-
-    def is_valid(self, instance: Any) -> bool:
-        return bool(self._validator.is_valid(instance))
 
     def errors(self, instance: Any) -> list[FieldError]:
         """Every failing location of `instance`, in document order."""

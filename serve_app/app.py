@@ -88,11 +88,14 @@ def application_specs(
     catalog: Catalog, settings: Settings, overrides: dict[str, DeploymentOverride] | None = None
 ) -> list[AppSpec]:
     overrides = overrides or {}
-    specs = [_gateway(catalog, settings, overrides.get(GATEWAY, DeploymentOverride()))]
+    definitions = {s.name: _definition(s) for s in catalog}
+    specs = [
+        _gateway(catalog, list(definitions.values()), settings, overrides.get(GATEWAY, DeploymentOverride()))
+    ]
     for category in catalog.categories:
         d, o = category.deployment, overrides.get(category.id, DeploymentOverride())
         minimum = d.min_replicas if o.min_replicas is None else o.min_replicas
-        agents = [_definition(s) for s in catalog.in_category(category.id)]
+        agents = [definitions[s.name] for s in catalog.in_category(category.id)]
         deployment = {
             "name": category.id,
             "user_config": {"category": category.id, "agents": pack(agents)},
@@ -135,8 +138,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     return {"encoding": "JSON", "log_level": settings.log_level, "enable_access_log": False}
 
 
-def _gateway(catalog: Catalog, settings: Settings, o: DeploymentOverride) -> AppSpec:
-    agents = [_definition(s) for s in catalog]
+def _gateway(
+    catalog: Catalog, agents: list[dict[str, Any]], settings: Settings, o: DeploymentOverride
+) -> AppSpec:
     deployment = {
         "name": GATEWAY,
         "user_config": {

@@ -1,7 +1,6 @@
 """The one place where errors become HTTP statuses and `{"error": {"type", "message", "details"}}` bodies.
 
 PlatformError                       errors of the Serve application itself
-├── NotFoundError            404    no such route resource (category, page)
 ├── PayloadTooLargeError     413    the request body exceeds AGENTS_MAX_BODY_BYTES
 └── UnavailableError         503    a dependency (a deployment, the catalogue) is not ready
 
@@ -43,10 +42,6 @@ class PlatformError(Exception):
         self.details = details
 
 
-class NotFoundError(PlatformError):
-    type = "not_found"
-
-
 class PayloadTooLargeError(PlatformError):
     type = "payload_too_large"
 
@@ -56,7 +51,6 @@ class UnavailableError(PlatformError):
 
 
 STATUS: dict[type[Exception], int] = {
-    NotFoundError: 404,
     PayloadTooLargeError: 413,
     UnavailableError: 503,
     UnknownAgentError: 404,

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agents.runner import new_request_id
 from serve_app.errors import PayloadTooLargeError, response_for
 
 REQUEST_ID_HEADER = b"x-request-id"
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 class RequestIdMiddleware:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -123,7 +122,7 @@ class Gateway:
             return StreamOpening(status, body, None)
         if body is not None:
             return StreamOpening(status, body, None)
-        return StreamOpening(200, None, _relay(events))
+        return StreamOpening(200, None, events)
 
     # -- health ----------------------------------------------------------------------------------
 
@@ -152,11 +151,6 @@ def _unavailable(exc: Exception) -> Exception:
     return UnavailableError(
         "the agent's category deployment is unavailable", details={"cause": type(exc).__name__}
     )
-
-
-async def _relay(events: AsyncIterator[Any]) -> AsyncIterator[str]:
-    async for event in events:
-        yield event
 
 
 def _serve_readiness() -> tuple[bool, dict[str, Any]]:
