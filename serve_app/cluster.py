@@ -162,19 +162,33 @@ class LocalCluster:
         return len(processes)
 
     def _processes(self) -> list[psutil.Process]:
-        # /proc/<pid>/environ is read directly: Ray's process titles confuse psutil's parser.
+        """Every process of this cluster: it inherited the marker, or (when a process title has
+        overwritten its environment, as Ray's agents' do) it holds files under the temp dir."""
         entry = f"{MARKER}={self.temp_dir}".encode() + b"\0"
+        prefix = f"{self.temp_dir}/"
         found = []
         for pid in psutil.pids():
             if pid == os.getpid():
                 continue
             try:
+                # /proc/<pid>/environ is read directly: Ray's process titles confuse psutil's parser.
                 environ = Path(f"/proc/{pid}/environ").read_bytes()
-                if entry in environ or environ.endswith(entry[:-1]):
+                if entry in environ or environ.endswith(entry[:-1]) or _holds_files_under(pid, prefix):
                     found.append(psutil.Process(pid))
             except (OSError, psutil.Error):
                 continue
         return found
+
+
+def _holds_files_under(pid: int, prefix: str) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(fds / fd).startswith(prefix):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _ray_executable() -> str:
