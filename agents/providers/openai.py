@@ -32,7 +32,10 @@ class OpenAIProvider:
         """Explicit arguments first; the SDK then reads OPENAI_API_KEY and OPENAI_BASE_URL."""
         self.model = model
         self._client = client or openai.AsyncOpenAI(
-            api_key=api_key or _placeholder_key(base_url), base_url=base_url, max_retries=max_retries
+            api_key=api_key or _placeholder_key(base_url),
+            base_url=base_url,
+            max_retries=max_retries,
+            http_client=openai.DefaultAioHttpClient(),
         )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:

@@ -108,8 +108,8 @@ class FakeAnthropic(FakeServer):
             yield event("content_block_start", {"index": 0, "content_block": {**block, "input": {}}})
             text = json.dumps(block["input"])
             for i in range(0, len(text), 24):
-                delta = {"type": "input_json_delta", "partial_json": text[i : i + 24]}
-                yield event("content_block_delta", {"index": 0, "delta": delta})
+                piece = {"type": "input_json_delta", "partial_json": text[i : i + 24]}
+                yield event("content_block_delta", {"index": 0, "delta": piece})
         else:
             yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
             text = block["text"]
@@ -119,8 +119,8 @@ class FakeAnthropic(FakeServer):
                     {"index": 0, "delta": {"type": "text_delta", "text": text[i : i + 24]}},
                 )
         yield event("content_block_stop", {"index": 0})
-        delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-        yield event("message_delta", {"delta": delta, "usage": {"output_tokens": usage["output_tokens"]}})
+        stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+        yield event("message_delta", {"delta": stop, "usage": {"output_tokens": usage["output_tokens"]}})
         yield event("message_stop", {})
 
 

@@ -42,3 +42,16 @@ def test_the_builder_takes_the_config_args_as_a_dict() -> None:
     legal = build_app({"application": "legal"})
     assert gateway._bound_deployment.name == "gateway"
     assert legal._bound_deployment.name == "legal"
+
+
+def test_every_autoscaling_config_is_valid_for_serve_and_reports_each_second(catalog: Catalog) -> None:
+    """Handles record and report queued calls every `metrics_interval_s`; a category scaled to zero
+    starts when the controller sees one, so the interval bounds its cold start."""
+    from ray.serve.config import AutoscalingConfig
+    from ray.serve.schema import ServeDeploySchema
+
+    config = serve_config(catalog, Settings())
+    ServeDeploySchema.model_validate(config)
+    for app in config["applications"]:
+        (deployment,) = app["deployments"]
+        assert AutoscalingConfig(**deployment["autoscaling_config"]).metrics_interval_s == 1.0
