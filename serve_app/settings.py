@@ -65,6 +65,32 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), description="local state: Ray logs, pid files")
     replica_cpus: float = Field(default=0.05, gt=0, le=64, description="CPUs reserved by each replica")
 
+    # -- data and security --------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL; unset: `agentctl up` starts an embedded one in the data directory",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="Redis; unset: `agentctl up` starts an embedded one in the data directory",
+    )
+    opa_url: str | None = Field(
+        default=None, validation_alias="OPA_URL", description="OPA server; unset: policies run in process"
+    )
+    auth: bool = Field(default=True, description="require a token or API key on every /v1 call")
+    jwt_secret: SecretStr = Field(default=SecretStr(""), description="HS256 key; required outside dev")
+    key_pepper: SecretStr = Field(default=SecretStr(""), description="API key hash key; required outside dev")
+    token_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="JWT lifetime")
+    rate_limit_per_key: int = Field(default=1200, ge=1, description="calls per minute per API key or user")
+    rate_limit_per_tenant: int = Field(default=6000, ge=1, description="calls per minute per tenant")
+    redis_fail_open: bool = Field(
+        default=False, description="on Redis errors skip revocation and rate limits instead of answering 503"
+    )
+    events_max_len: int = Field(default=100_000, ge=100, description="events kept in the Redis stream")
+    db_pool_size: int = Field(default=4, ge=1, le=100, description="PostgreSQL connections per process")
+
     @property
     def fallbacks(self) -> list[str]:
         return [p.strip() for p in self.fallback_providers.split(",") if p.strip()]

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 
+from serve_app.db import Database, upgrade
+from serve_app.store import Store
 from tests.fakes import FakeAnthropic, FakeOpenAI
+from tests.services import TEST_REDIS_DB, Servers, create_database, drop_database
+from tests.services import servers as find_servers
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +38,53 @@ def fake_openai(_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _openai_server.reset()
     yield _openai_server
     _openai_server.reset()
+
+
+# -- PostgreSQL and Redis ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def servers() -> Servers:
+    return find_servers()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: Servers) -> Iterator[str]:
+    url = asyncio.run(create_database(servers.postgres))
+    asyncio.run(upgrade(url))
+    yield url
+    asyncio.run(drop_database(servers.postgres, url))
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers: Servers) -> str:
+    url = f"{servers.redis}/{TEST_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await Database(database_url, size=4).connect()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def pepper() -> bytes:
+    return b"p" * 32
+
+
+@pytest.fixture
+def store(db: Database, pepper: bytes) -> Store:
+    return Store(db, pepper)
+
+
+@pytest.fixture
+async def tenant(store: Store) -> str:
+    """A new tenant per test: tests share the session's database and never see each other's rows."""
+    tenant_id = f"t-{secrets.token_hex(5)}"
+    await store.create_tenant(tenant_id, f"Tenant {tenant_id}")
+    return tenant_id
