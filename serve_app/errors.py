@@ -1,8 +1,15 @@
 """The one place where errors become HTTP statuses and `{"error": {"type", "message", "details"}}` bodies.
 
 PlatformError                       errors of the Serve application itself
+├── BadRequestError          400    a request the platform cannot take (bad header, bad filter)
+├── UnauthorizedError        401    no credentials, or credentials that are invalid, expired or revoked
+├── ForbiddenError           403    the policy denies the action to this principal
+├── NotFoundError            404    no such record in the caller's tenant
+├── ConflictError            409    the record exists, or an idempotent call with this key is still running
 ├── PayloadTooLargeError     413    the request body exceeds AGENTS_MAX_BODY_BYTES
-└── UnavailableError         503    a dependency (a deployment, the catalogue) is not ready
+├── IdempotencyMismatchError 422    an Idempotency-Key reused with a different request
+├── RateLimitedError         429    over a rate limit; carries the seconds until the window resets
+└── UnavailableError         503    a dependency (a deployment, the catalogue, PostgreSQL, Redis) is down
 
 Errors of the agent runtime (`agents.errors`) map by their class, walking the class hierarchy.
 """
@@ -42,8 +49,40 @@ class PlatformError(Exception):
         self.details = details
 
 
+class BadRequestError(PlatformError):
+    type = "bad_request"
+
+
+class UnauthorizedError(PlatformError):
+    type = "unauthorized"
+
+
+class ForbiddenError(PlatformError):
+    type = "forbidden"
+
+
+class NotFoundError(PlatformError):
+    type = "not_found"
+
+
+class ConflictError(PlatformError):
+    type = "conflict"
+
+
 class PayloadTooLargeError(PlatformError):
     type = "payload_too_large"
+
+
+class IdempotencyMismatchError(PlatformError):
+    type = "idempotency_key_reused"
+
+
+class RateLimitedError(PlatformError):
+    type = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
 
 
 class UnavailableError(PlatformError):
@@ -51,7 +90,14 @@ class UnavailableError(PlatformError):
 
 
 STATUS: dict[type[Exception], int] = {
+    BadRequestError: 400,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
     PayloadTooLargeError: 413,
+    IdempotencyMismatchError: 422,
+    RateLimitedError: 429,
     UnavailableError: 503,
     UnknownAgentError: 404,
     InputValidationError: 422,
@@ -100,10 +146,19 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return 500, error_body("internal_error", "the server failed to handle the request")
 
 
+def headers_for(exc: BaseException, status: int) -> dict[str, str] | None:
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after)}
+    if status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="agents"'}
+    if status == 503:
+        return {"Retry-After": "1"}
+    return None
+
+
 def response_for(exc: BaseException) -> Response:
     status, body = describe(exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers_for(exc, status))
 
 
 def install(app: FastAPI) -> None:
