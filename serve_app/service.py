@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from agents import AgentRunner, AgentSpec, Catalog, CategorySpec
 from agents.errors import CatalogError, DefinitionError, UnknownAgentError
 from agents.runner import AgentResult, RunContext, TextChunk
 from serve_app import sse
+from serve_app.control import Caller, Control
 from serve_app.errors import describe
 from serve_app.models import invoke_body
 
@@ -93,9 +95,10 @@ class StreamOpening:
 class AgentService:
     """The agents of one category and the runner that runs them."""
 
-    def __init__(self, category: str, runner: AgentRunner) -> None:
+    def __init__(self, category: str, runner: AgentRunner, control: Control | None = None) -> None:
         self.category = category
         self.runner = runner
+        self.control = control
         self._agents: dict[str, AgentSpec] = {}
         self.digest = ""
 
@@ -124,35 +127,76 @@ class AgentService:
             raise UnknownAgentError(name)
         return spec
 
-    async def invoke(self, name: str, input: Any, request_id: str) -> tuple[int, dict[str, Any]]:
+    def category_of(self, name: str) -> str:
+        return self.get(name).category
+
+    async def invoke(
+        self, name: str, input: Any, request_id: str, caller: Caller | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        started = time.perf_counter()
+        spec = self._agents.get(name)
         try:
             result = await self.runner.invoke(self.get(name), input, RunContext(request_id=request_id))
+            status, body = 200, invoke_body(result)
         except Exception as exc:
-            return describe(exc)
-        return 200, invoke_body(result)
+            status, body = describe(exc)
+        if spec is not None:
+            await self._record(caller, spec, status, body, started, request_id)
+        return status, body
 
-    async def open_stream(self, name: str, input: Any, request_id: str) -> StreamOpening:
+    async def open_stream(
+        self, name: str, input: Any, request_id: str, caller: Caller | None = None
+    ) -> StreamOpening:
         """Runs the call up to its first event, so that failures before it keep their status code."""
+        started = time.perf_counter()
+        spec = self._agents.get(name)
         try:
             events = self.runner.stream(self.get(name), input, RunContext(request_id=request_id))
             first = await anext(events)
         except Exception as exc:
             status, body = describe(exc)
+            if spec is not None:
+                await self._record(caller, spec, status, body, started, request_id)
             return StreamOpening(status, body, None)
-        return StreamOpening(200, None, _sse(first, events))
+        assert spec is not None
+        return StreamOpening(200, None, self._sse(first, events, caller, spec, started, request_id))
 
+    async def _record(
+        self,
+        caller: Caller | None,
+        spec: AgentSpec,
+        status: int,
+        body: dict[str, Any],
+        started: float,
+        request_id: str,
+    ) -> None:
+        if self.control is None:
+            return
+        try:
+            await self.control.record(caller, spec, status, body, started, request_id)
+        except Exception:  # the answer still goes out; the audit log reports its own failures
+            log.exception("the call of %s was not recorded", spec.name)
 
-async def _sse(
-    first: TextChunk | AgentResult, rest: AsyncIterator[TextChunk | AgentResult]
-) -> AsyncIterator[str]:
-    event: TextChunk | AgentResult | None = first
-    try:
-        while event is not None:
-            if isinstance(event, TextChunk):
-                yield sse.event("chunk", {"text": event.text})
-            else:
-                yield sse.event("result", invoke_body(event))
-            event = await anext(rest, None)
-    except Exception as exc:
-        _, body = describe(exc)
-        yield sse.event("error", body)
+    async def _sse(
+        self,
+        first: TextChunk | AgentResult,
+        rest: AsyncIterator[TextChunk | AgentResult],
+        caller: Caller | None,
+        spec: AgentSpec,
+        started: float,
+        request_id: str,
+    ) -> AsyncIterator[str]:
+        event: TextChunk | AgentResult | None = first
+        try:
+            while event is not None:
+                if isinstance(event, TextChunk):
+                    yield sse.event("chunk", {"text": event.text})
+                else:
+                    body = invoke_body(event)
+                    await self._record(caller, spec, 200, body, started, request_id)
+                    yield sse.event("result", body)
+                event = await anext(rest, None)
+        except Exception as exc:
+            status, body = describe(exc)
+            await self._record(caller, spec, status, body, started, request_id)
+            yield sse.event("error", body)

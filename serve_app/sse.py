@@ -9,8 +9,9 @@ import orjson
 MEDIA_TYPE = "text/event-stream"
 
 
-def event(kind: str, data: Any) -> str:
-    return f"event: {kind}\ndata: {orjson.dumps(data).decode()}\n\n"
+def event(kind: str, data: Any, *, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {kind}\ndata: {orjson.dumps(data).decode()}\n\n"
 
 
 def wants_stream(accept: str | None, stream: bool) -> bool:

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 import orjson
 
+from serve_app.errors import UnavailableError
+
 if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 
-class DatabaseUnavailableError(RuntimeError):
-    """PostgreSQL could not be reached or did not answer in time."""
+class DatabaseUnavailableError(UnavailableError):
+    """PostgreSQL could not be reached or did not answer in time (503)."""
 
 
 _UNAVAILABLE = (

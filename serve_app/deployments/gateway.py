@@ -21,11 +21,21 @@ from starlette.responses import Response
 from agents import Catalog
 from agents.errors import DefinitionError, UnknownAgentError
 from serve_app.api import new_api
+from serve_app.control import Caller, Control
 from serve_app.errors import UnavailableError, describe
 from serve_app.models import InvokeRequest, InvokeResponse
 from serve_app.routes.catalog import catalog_router
 from serve_app.routes.health import health_router
-from serve_app.routes.invoke import ERRORS, AcceptHeader, StreamFlag, invoke_router, respond
+from serve_app.routes.identity import identity_router
+from serve_app.routes.invoke import (
+    ERRORS,
+    AcceptHeader,
+    IdempotencyHeader,
+    StreamFlag,
+    invoke_router,
+    respond,
+)
+from serve_app.routes.records import records_router
 from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog
 from serve_app.settings import get_settings
 
@@ -39,6 +49,7 @@ class Gateway:
 
     def __init__(self) -> None:
         self.settings = get_settings()
+        self.control = Control(self.settings)
         self._catalog: Catalog | None = None
         self._handles: dict[str, DeploymentHandle[Any]] = {}
         self.digest = ""
@@ -47,9 +58,11 @@ class Gateway:
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         api = new_api("AI Agents Platform", self.settings)
-        api.include_router(catalog_router(self.catalog))
-        api.include_router(invoke_router(self, path="/v1/agents/{name}/invoke"))
+        api.include_router(catalog_router(self.catalog, [self.control.requires("agents:read")]))
+        api.include_router(invoke_router(self, self.control, path="/v1/agents/{name}/invoke"))
         api.include_router(health_router(self._ready, self._info))
+        api.include_router(identity_router(self.control))
+        api.include_router(records_router(self.control))
 
         @api.post(
             "/v1/categories/{category}/agents/{name}/invoke",
@@ -65,11 +78,12 @@ class Gateway:
             request: Request,
             stream: StreamFlag = False,
             accept: AcceptHeader = None,
+            idempotency_key: IdempotencyHeader = None,
         ) -> Response:
             # Normally answered by the category's own application; reached here only as a fallback.
             if self.catalog().get(name).category != category:
                 raise UnknownAgentError(name)
-            return await respond(self, name, body, request, stream)
+            return await respond(self, self.control, name, body, request, stream)
 
         return api
 
@@ -99,22 +113,29 @@ class Gateway:
 
     # -- forwarding (the Invoker protocol of routes.invoke) --------------------------------------
 
-    def _handle(self, name: str) -> DeploymentHandle[Any]:
-        return self._handles[self.catalog().get(name).category]
+    def category_of(self, name: str) -> str:
+        return self.catalog().get(name).category
 
-    async def invoke(self, name: str, input: Any, request_id: str) -> tuple[int, dict[str, Any]]:
+    def _handle(self, name: str) -> DeploymentHandle[Any]:
+        return self._handles[self.category_of(name)]
+
+    async def invoke(
+        self, name: str, input: Any, request_id: str, caller: Caller | None = None
+    ) -> tuple[int, dict[str, Any]]:
         try:
             handle = self._handle(name)
-            status, body = await handle.invoke.remote(name, input, request_id)
+            status, body = await handle.invoke.remote(name, input, request_id, caller)
         except Exception as exc:
             return describe(_unavailable(exc))
         return status, body
 
-    async def open_stream(self, name: str, input: Any, request_id: str) -> StreamOpening:
+    async def open_stream(
+        self, name: str, input: Any, request_id: str, caller: Caller | None = None
+    ) -> StreamOpening:
         try:
             handle = self._handle(name)
             events: DeploymentResponseGenerator[Any] = handle.options(stream=True).stream.remote(
-                name, input, request_id
+                name, input, request_id, caller
             )  # type: ignore[assignment]
             status, body = await events.__anext__()
         except Exception as exc:
@@ -123,6 +144,9 @@ class Gateway:
         if body is not None:
             return StreamOpening(status, body, None)
         return StreamOpening(200, None, events)
+
+    async def __del__(self) -> None:
+        await self.control.close()
 
     # -- health ----------------------------------------------------------------------------------
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from agents import Catalog
 from serve_app.models import AgentDetail, AgentPage, AgentSummary, CategoryResponse
 
 
-def catalog_router(current: Callable[[], Catalog]) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["catalogue"])
+def catalog_router(
+    current: Callable[[], Catalog], guards: Sequence[Callable[..., Awaitable[Any]]] = ()
+) -> APIRouter:
+    """`guards`: dependencies every route runs first (the credentials check)."""
+    router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(g) for g in guards])
 
     @router.get("/categories", response_model=list[CategoryResponse])
     async def categories() -> list[CategoryResponse]:
