@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     )
     events_max_len: int = Field(default=100_000, ge=100, description="events kept in the Redis stream")
     db_pool_size: int = Field(default=4, ge=1, le=100, description="PostgreSQL connections per process")
+    admin_email: str = Field(default="admin@example.com", description="the admin created on first start")
 
     @property
     def fallbacks(self) -> list[str]:

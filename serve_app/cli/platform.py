@@ -61,10 +61,25 @@ def _deploy_and_wait(
 
 def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Start a local Ray head, deploy every agent, and wait until the API answers."""
+    import os
+
+    from rich.markup import escape
+
+    from serve_app.embedded import ServiceError, ensure_services, url_without_password
+
     settings = get_settings()
     started = time.monotonic()
     catalog = _catalog(settings)
     choice = choose_provider(settings)
+    with console.status("starting PostgreSQL and Redis ..."):
+        try:
+            services = ensure_services(settings)
+        except ServiceError as exc:
+            fail(escape(exc.summary) + (f"; log: {exc.log_file}" if exc.log_file else ""), lines=exc.tail)
+    os.environ["DATABASE_URL"] = services.database_url  # inherited by `ray start`, hence by every replica
+    os.environ["REDIS_URL"] = services.redis_url
+    with console.status("migrating the database ..."):
+        first_admin = _prepare_database(settings, services.database_url)
     cluster = LocalCluster(settings)
     with console.status("starting Ray ..."):
         try:
@@ -80,8 +95,12 @@ def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "agents": len(catalog),
         "categories": len(catalog.categories),
         "provider": choice.name,
+        "database": url_without_password(services.database_url),
+        "redis": url_without_password(services.redis_url),
         "seconds": round(took, 1),
     }
+    if first_admin:
+        info["admin"] = first_admin
     if as_json:
         print_json(info)
         return
@@ -91,16 +110,73 @@ def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     console.print(f"  API        {info['api']}")
     console.print(f"  OpenAPI    {info['docs']}")
     console.print(f"  Ray        {info['dashboard']}")
+    pg_note = "" if settings.database_url else " (embedded)"
+    redis_note = "" if settings.redis_url else " (embedded)"
+    console.print(f"  PostgreSQL {escape(str(info['database']))}{pg_note}")
+    console.print(f"  Redis      {escape(str(info['redis']))}{redis_note}")
     console.print(
         f"  provider   {choice.name}" + (f" ([yellow]{choice.reason}[/])" if choice.name == "offline" else "")
     )
+    if first_admin:
+        console.print(
+            f"  [bold]first start[/]: tenant [bold]{first_admin['tenant']}[/], admin {first_admin['email']}"
+            f" password {first_admin['password']}, API key {first_admin['api_key']}"
+            " (shown once: keep them; `agentctl keys create` makes more)"
+        )
     console.print("  stop with  agentctl down")
+
+
+def _prepare_database(settings: Settings, url: str) -> dict[str, str] | None:
+    """Migrate; on the very first start create the default tenant, its admin and an admin API key."""
+    import asyncio
+    import secrets
+
+    import asyncpg
+
+    from serve_app.db import Database, DatabaseUnavailableError, upgrade
+    from serve_app.security.secrets import WeakSecretError, signing_keys
+    from serve_app.store import DEFAULT_TENANT, Store
+
+    try:
+        _, pepper = signing_keys(settings)
+    except WeakSecretError as exc:
+        fail(str(exc))
+    password = secrets.token_urlsafe(18)
+
+    async def prepare() -> str | None:
+        await upgrade(url)
+        db = await Database(url, size=1).connect()
+        try:
+            return await Store(db, pepper).bootstrap(settings.admin_email, password)
+        finally:
+            await db.close()
+
+    try:
+        key = asyncio.run(prepare())
+    except (OSError, asyncpg.PostgresError, ValueError, DatabaseUnavailableError) as exc:
+        fail(f"cannot prepare the database: {exc}")
+    if key is None:
+        return None
+    return {"tenant": DEFAULT_TENANT, "email": settings.admin_email, "password": password, "api_key": key}
 
 
 def down() -> None:
     """Stop everything `agentctl up` started."""
-    stopped = LocalCluster(get_settings()).stop()
+    from rich.markup import escape
+
+    from serve_app.embedded import ServiceError, stop_services
+
+    settings = get_settings()
+    stopped = LocalCluster(settings).stop()
     console.print(f"stopped {stopped} process(es)" if stopped else "nothing was running")
+    try:
+        services = stop_services(settings)
+    except ServiceError as exc:
+        fail(escape(exc.summary) + (f"; log: {exc.log_file}" if exc.log_file else ""), lines=exc.tail)
+    if services:
+        console.print(f"stopped {services} embedded service(s); their data is kept")
+    else:
+        console.print("no embedded service was running")
 
 
 def reload() -> None:

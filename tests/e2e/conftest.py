@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -11,11 +13,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import redis
 
 from tests.conftest import DEFINITIONS
+from tests.services import create_database, drop_database
 
 AGENTCTL = str(Path(sys.executable).parent / "agentctl")
 
@@ -26,6 +31,7 @@ class Platform:
     env: dict[str, str]
     definitions: Path
     up_seconds: float
+    api_key: str = ""
 
     def agentctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -35,8 +41,9 @@ class Platform:
             raise AssertionError(f"agentctl {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+    def client(self, *, authenticated: bool = True) -> httpx.Client:
+        headers = {"x-api-key": self.api_key} if authenticated else {}
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +60,27 @@ def platform() -> Iterator[Platform]:
         "AGENTS_HTTP_PORT": "18000",
         "AGENTS_MAX_BODY_BYTES": "65536",
         "AGENTS_PROVIDER": "offline",
+        "AGENTS_ENV": "test",
+        "AGENTS_JWT_SECRET": secrets.token_urlsafe(32),
+        "AGENTS_KEY_PEPPER": secrets.token_urlsafe(32),
     }
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
         env.pop(name, None)
+    # With servers named in the environment: a fresh database and Redis DB 12 (a first start, so that
+    # `up` creates the admin). Without: `up` starts embedded ones in the data directory.
+    server = os.environ.get("DATABASE_URL")
+    if server:
+        env["DATABASE_URL"] = asyncio.run(create_database(server))
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = f"{urlunsplit(urlsplit(os.environ['REDIS_URL'])._replace(path=''))}/12"
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     started = Platform("", env, definitions, 0.0)
     try:
         up = started.agentctl("up", "--json")
         info = json.loads(up.stdout)
-        yield Platform(info["api"], env, definitions, info["seconds"])
+        yield Platform(info["api"], env, definitions, info["seconds"], info["admin"]["api_key"])
     finally:
         started.agentctl("down", check=False)
+        if server:
+            asyncio.run(drop_database(server, env["DATABASE_URL"]))
         shutil.rmtree(root, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import time
 from pathlib import Path
 
 import yaml
@@ -158,3 +159,26 @@ def test_an_agent_of_every_category_answers(platform: Platform) -> None:
 def test_up_is_recorded(platform: Platform) -> None:
     assert platform.up_seconds > 0
     assert Path(platform.env["AGENTS_DATA_DIR"], "cluster.json").is_file()
+
+
+def test_calls_need_credentials_and_are_recorded_by_either_path(platform: Platform) -> None:
+    with platform.client(authenticated=False) as anonymous:
+        for path in (f"/v1/agents/{WRITER}/invoke", f"/v1/categories/marketing/agents/{WRITER}/invoke"):
+            refused = anonymous.post(path, json={"input": BRIEF})
+            assert refused.status_code == 401 and refused.json()["error"]["type"] == "unauthorized"
+        assert anonymous.get("/v1/agents").status_code == 401
+        assert anonymous.get("/healthz").status_code == 200
+    with platform.client() as http:
+        ids = {
+            http.post(path, json={"input": BRIEF}).json()["request_id"]
+            for path in (f"/v1/agents/{WRITER}/invoke", f"/v1/categories/marketing/agents/{WRITER}/invoke")
+        }
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            recorded = http.get("/v1/executions", params={"agent": WRITER, "limit": 500}).json()["items"]
+            if ids <= {r["request_id"] for r in recorded}:
+                break
+            time.sleep(0.2)
+        assert ids <= {r["request_id"] for r in recorded}
+        usage = http.get("/v1/analytics/usage", params={"group_by": "agent"}).json()["items"]
+        assert any(u["key"] == WRITER and u["calls"] >= 2 for u in usage)
