@@ -16,22 +16,32 @@ from serve_app.settings import Settings
 TEST_REDIS_DB = 13
 
 
+EMBEDDED = Settings(data_dir=Path("/tmp/aap-test-services"))
+
+
 @dataclass(frozen=True)
 class Servers:
     postgres: str  # a URL whose database may be used to create others
     redis: str  # base URL without a database number
+    embedded: bool = False  # started here: stop them at the end
 
 
 def servers() -> Servers:
     postgres, redis = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not postgres or not redis:
-        from serve_app.embedded import ensure_services
+    if postgres and redis:
+        return Servers(postgres, _without_db(redis))
+    from serve_app.embedded import ensure_services
 
-        started = ensure_services(
-            Settings(database_url=postgres, redis_url=redis, data_dir=Path("/tmp/aap-test-services"))
-        )
-        postgres, redis = started.database_url, started.redis_url
-    return Servers(postgres, _without_db(redis))
+    settings = EMBEDDED.model_copy(update={"database_url": postgres, "redis_url": redis})
+    found = ensure_services(settings)
+    return Servers(found.database_url, _without_db(found.redis_url), embedded=bool(found.started))
+
+
+def stop(found: Servers) -> None:
+    if found.embedded:
+        from serve_app.embedded import stop_services
+
+        stop_services(EMBEDDED)
 
 
 def with_database(url: str, name: str) -> str:

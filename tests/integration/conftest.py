@@ -12,6 +12,7 @@ from serve_app.store import Store
 from tests.fakes import FakeAnthropic, FakeOpenAI
 from tests.services import TEST_REDIS_DB, Servers, create_database, drop_database
 from tests.services import servers as find_servers
+from tests.services import stop as stop_servers
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +45,10 @@ def fake_openai(_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
-def servers() -> Servers:
-    return find_servers()
+def servers() -> Iterator[Servers]:
+    found = find_servers()
+    yield found
+    stop_servers(found)
 
 
 @pytest.fixture(scope="session")
