@@ -182,3 +182,24 @@ def test_calls_need_credentials_and_are_recorded_by_either_path(platform: Platfo
         assert ids <= {r["request_id"] for r in recorded}
         usage = http.get("/v1/analytics/usage", params={"group_by": "agent"}).json()["items"]
         assert any(u["key"] == WRITER and u["calls"] >= 2 for u in usage)
+
+
+def test_admins_follow_calls_as_server_sent_events(platform: Platform) -> None:
+    with platform.client() as http, http.stream("GET", "/v1/events", timeout=30) as events:
+        assert events.status_code == 200
+        with platform.client() as caller:
+            request_id = caller.post(f"/v1/agents/{WRITER}/invoke", json={"input": BRIEF}).json()[
+                "request_id"
+            ]
+        lines = events.iter_lines()
+        seen = []
+        for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if seen[-1]["request_id"] == request_id:
+                    break
+        assert seen[-1]["agent"] == WRITER and seen[-1]["status"] == "ok"
+    with platform.client() as http:
+        stats = http.get("/v1/analytics/agents", params={"hours": 1}).json()["items"]
+        writer = next(s for s in stats if s["agent"] == WRITER)
+        assert writer["calls"] >= 1 and writer["p95_ms"] >= writer["p50_ms"] > 0
