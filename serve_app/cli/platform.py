@@ -118,11 +118,10 @@ def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         f"  provider   {choice.name}" + (f" ([yellow]{choice.reason}[/])" if choice.name == "offline" else "")
     )
     if first_admin:
-        console.print(
-            f"  [bold]first start[/]: tenant [bold]{first_admin['tenant']}[/], admin {first_admin['email']}"
-            f" password {first_admin['password']}, API key {first_admin['api_key']}"
-            " (shown once: keep them; `agentctl keys create` makes more)"
-        )
+        console.print(f"  [bold]first start[/]: tenant {first_admin['tenant']}; shown once, keep them:")
+        console.print(f"  admin      {first_admin['email']}", soft_wrap=True)
+        console.print(f"  password   {first_admin['password']}", soft_wrap=True)
+        console.print(f"  API key    {first_admin['api_key']}", soft_wrap=True)
     console.print("  stop with  agentctl down")
 
 
