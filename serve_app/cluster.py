@@ -61,10 +61,17 @@ class ClusterState:
     ports: dict[str, object] = field(default_factory=dict)
 
 
+def auth_mode() -> str:
+    return os.environ.get("RAY_AUTH_MODE", "disabled")
+
+
 def serve_environment(settings: Settings, ports: Ports) -> dict[str, str]:
     """Variables that must be set before `ray start`, so that every Ray process sees them."""
     env = {
         "RAY_USAGE_STATS_ENABLED": "0",
+        # Explicit, so that a token left in ~/.ray by another local Ray does not switch this one to token
+        # mode behind the back of its own clients; RAY_AUTH_MODE=token in the environment turns it on.
+        "RAY_AUTH_MODE": auth_mode(),
         "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(ports.fallback_proxy),
         "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(ports.fallback_grpc),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(ports.haproxy_stats),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ def run_applications(gcs_address: str, specs: list[Any], settings: Any) -> None:
     from ray.serve.api import RunTarget
 
     from serve_app.app import http_options, logging_config
+    from serve_app.cluster import auth_mode
 
+    os.environ["RAY_AUTH_MODE"] = auth_mode()  # the cluster's mode (see serve_environment)
     ray.init(address=gcs_address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:

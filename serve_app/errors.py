@@ -7,7 +7,8 @@ PlatformError                       errors of the Serve application itself
 ├── NotFoundError            404    no such record in the caller's tenant
 ├── ConflictError            409    the record exists, or an idempotent call with this key is still running
 ├── PayloadTooLargeError     413    the request body exceeds AGENTS_MAX_BODY_BYTES
-├── IdempotencyMismatchError 422    an Idempotency-Key reused with a different request
+├── UnprocessableError       422    a well-formed request the platform cannot act on (an invalid workflow)
+│   └── IdempotencyMismatchError    an Idempotency-Key reused with a different request
 ├── RateLimitedError         429    over a rate limit; carries the seconds until the window resets
 └── UnavailableError         503    a dependency (a deployment, the catalogue, PostgreSQL, Redis) is down
 
@@ -73,7 +74,11 @@ class PayloadTooLargeError(PlatformError):
     type = "payload_too_large"
 
 
-class IdempotencyMismatchError(PlatformError):
+class UnprocessableError(PlatformError):
+    type = "unprocessable"
+
+
+class IdempotencyMismatchError(UnprocessableError):
     type = "idempotency_key_reused"
 
 
@@ -96,7 +101,7 @@ STATUS: dict[type[Exception], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     PayloadTooLargeError: 413,
-    IdempotencyMismatchError: 422,
+    UnprocessableError: 422,
     RateLimitedError: 429,
     UnavailableError: 503,
     UnknownAgentError: 404,

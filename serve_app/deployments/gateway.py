@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from agents import Catalog
 from agents.errors import DefinitionError, UnknownAgentError
+from dag import engine
 from serve_app.api import new_api
 from serve_app.control import Caller, Control
 from serve_app.errors import UnavailableError, describe
@@ -36,8 +37,10 @@ from serve_app.routes.invoke import (
     respond,
 )
 from serve_app.routes.records import records_router
+from serve_app.routes.workflows import workflows_router
 from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog
 from serve_app.settings import get_settings
+from serve_app.workflows import PLATFORM_CALL, PLATFORM_LOG
 
 log = logging.getLogger(__name__)
 READY_CACHE_SECONDS = 2.0
@@ -50,6 +53,7 @@ class Gateway:
     def __init__(self) -> None:
         self.settings = get_settings()
         self.control = Control(self.settings)
+        self._driver: Any = None
         self._catalog: Catalog | None = None
         self._handles: dict[str, DeploymentHandle[Any]] = {}
         self.digest = ""
@@ -63,6 +67,7 @@ class Gateway:
         api.include_router(health_router(self._ready, self._info))
         api.include_router(identity_router(self.control))
         api.include_router(records_router(self.control))
+        api.include_router(workflows_router(self.control, self.catalog, self._engine))
 
         @api.post(
             "/v1/categories/{category}/agents/{name}/invoke",
@@ -105,6 +110,11 @@ class Gateway:
         self.digest = digest(config.agents)
         self.rejected = None
         log.info("gateway serves %d agents in %d categories", len(catalog), len(catalog.categories))
+
+    def _engine(self) -> Any:
+        if self._driver is None:
+            self._driver = engine.driver(PLATFORM_CALL, PLATFORM_LOG)
+        return self._driver
 
     def catalog(self) -> Catalog:
         if self._catalog is None:

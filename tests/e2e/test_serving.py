@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 
 from agents import Catalog
 from agents.sample import Sampler
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import AGENTCTL, Platform
 
 WRITER = "marketing_content_writer"
 BRIEF = {"topic": "Trail bottles", "content_type": "email"}
@@ -203,3 +204,44 @@ def test_admins_follow_calls_as_server_sent_events(platform: Platform) -> None:
         stats = http.get("/v1/analytics/agents", params={"hours": 1}).json()["items"]
         writer = next(s for s in stats if s["agent"] == WRITER)
         assert writer["calls"] >= 1 and writer["p95_ms"] >= writer["p50_ms"] > 0
+
+
+def test_a_workflow_runs_on_ray_through_the_category_deployments(platform: Platform) -> None:
+    from tests.integration.test_workflow_engine import DIAMOND
+
+    with platform.client() as http:
+        stored = http.post("/v1/workflows", json=DIAMOND)
+        assert stored.status_code == 201, stored.text
+        bad = http.post(
+            "/v1/workflows", json={**DIAMOND, "steps": [{**DIAMOND["steps"][0], "agent": "nope"}]}
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["type"] == "workflow_invalid"
+        refused = http.post("/v1/workflows/diamond/runs", json={"input": {}})
+        assert refused.status_code == 422 and refused.json()["error"]["details"][0]["path"] == "/input"
+        run = http.post("/v1/workflows/diamond/runs?wait=true", json={"input": {"text": "Hello, Monday."}})
+        assert run.status_code == 200, run.text
+        body = run.json()
+        assert body["status"] == "succeeded", body
+        assert [s["status"] for s in body["steps"]] == ["succeeded"] * 4
+        with http.stream("GET", f"/v1/runs/{body['id']}/events") as events:
+            kinds = [line[7:] for line in events.iter_lines() if line.startswith("event: ")]
+        assert (
+            kinds[0] == "run.started" and kinds[-1] == "run.succeeded" and kinds.count("step.succeeded") == 4
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            recorded = http.get("/v1/executions", params={"limit": 500}).json()["items"]
+            if sum(r["request_id"].startswith(body["id"]) for r in recorded) == 4:
+                break
+            time.sleep(0.2)
+        assert sorted(r["agent"] for r in recorded if r["request_id"].startswith(body["id"])) == sorted(
+            s["agent"] for s in DIAMOND["steps"]
+        )
+    env = {**platform.env, "AGENTS_API_KEY": platform.api_key}
+    watched = subprocess.run(
+        [AGENTCTL, "workflows", "run", "diamond", "--input", '{"text": "again"}', "--watch", "--json",
+         "--api", platform.url],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout[watched.stdout.index("{") :])["status"] == "succeeded"
