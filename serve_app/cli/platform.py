@@ -79,7 +79,7 @@ def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     os.environ["DATABASE_URL"] = services.database_url  # inherited by `ray start`, hence by every replica
     os.environ["REDIS_URL"] = services.redis_url
     with console.status("migrating the database ..."):
-        first_admin = _prepare_database(settings, services.database_url)
+        first_admin = _prepare_database(settings, services.database_url, catalog)
     cluster = LocalCluster(settings)
     with console.status("starting Ray ..."):
         try:
@@ -125,16 +125,20 @@ def up(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     console.print("  stop with  agentctl down")
 
 
-def _prepare_database(settings: Settings, url: str) -> dict[str, str] | None:
-    """Migrate; on the very first start create the default tenant, its admin and an admin API key."""
+def _prepare_database(settings: Settings, url: str, catalog: Catalog) -> dict[str, str] | None:
+    """Migrate; on the very first start create the default tenant, its admin and an admin API key, and
+    store the shipped workflows (`definitions/workflows`) in that tenant."""
     import asyncio
     import secrets
 
     import asyncpg
 
+    from dag.spec import Workflow
+    from dag.validate import check
     from serve_app.db import Database, DatabaseUnavailableError, upgrade
     from serve_app.security.secrets import WeakSecretError, signing_keys
     from serve_app.store import DEFAULT_TENANT, Store
+    from serve_app.workflows import WorkflowStore
 
     try:
         _, pepper = signing_keys(settings)
@@ -146,13 +150,20 @@ def _prepare_database(settings: Settings, url: str) -> dict[str, str] | None:
         await upgrade(url)
         db = await Database(url, size=1).connect()
         try:
-            return await Store(db, pepper).bootstrap(settings.admin_email, password)
+            key = await Store(db, pepper).bootstrap(settings.admin_email, password)
+            if key is not None:
+                workflows = WorkflowStore(db)
+                for path in sorted((settings.definitions_dir / "workflows").glob("*.yaml")):
+                    workflow = Workflow.from_file(path)
+                    check(workflow, catalog)
+                    await workflows.create(DEFAULT_TENANT, workflow, "system")
+            return key
         finally:
             await db.close()
 
     try:
         key = asyncio.run(prepare())
-    except (OSError, asyncpg.PostgresError, ValueError, DatabaseUnavailableError) as exc:
+    except (OSError, asyncpg.PostgresError, ValueError, DatabaseUnavailableError, DefinitionError) as exc:
         fail(f"cannot prepare the database: {exc}")
     if key is None:
         return None

@@ -94,3 +94,17 @@ def test_invoke_streams_to_the_terminal(tree: Path) -> None:
     result = cli.invoke(app, ["agents", "invoke", "marketing_content_writer", "-i", document, "--stream"])
     assert result.exit_code == 0, result.output
     assert '"headline"' in result.stdout and "offline/offline-schema-sampler" in result.stdout
+
+
+def test_workflows_validate_lists_every_problem(tree: Path) -> None:
+    (tree / "workflows").mkdir()
+    assert "ok: 0 workflow(s)" in cli.invoke(app, ["workflows", "validate"]).output
+    broken = tree / "workflows" / "broken.yaml"
+    broken.write_text(
+        "id: broken\ndescription: Two problems in one workflow.\nsteps:\n"
+        "  - {id: a, agent: no_such_agent, input: {}}\n"
+        "  - {id: b, agent: marketing_content_writer, input: {topic: '${{ steps.zz.output.x }}'}}\n"
+    )
+    done = cli.invoke(app, ["workflows", "validate", str(broken)])
+    assert done.exit_code == 1
+    assert "no_such_agent" in done.output and "zz" in done.output
