@@ -100,7 +100,7 @@ class AgentSpec(_Spec):
     def from_text(
         cls, text: str, *, source: str = "<text>", fmt: Literal["yaml", "json"] = "yaml"
     ) -> AgentSpec:
-        return cls.from_data(_parse(text, source, fmt), source=source)
+        return cls.from_data(parse_document(text, source, fmt), source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> AgentSpec:
@@ -135,7 +135,7 @@ class CategoriesFile(_Spec):
 
     @classmethod
     def from_file(cls, path: Path) -> CategoriesFile:
-        return _validate(cls, _parse(_read(path), str(path), _format(path)), str(path))
+        return _validate(cls, parse_document(_read(path), str(path), _format(path)), str(path))
 
 
 def _read(path: Path) -> str:
@@ -149,7 +149,8 @@ def _format(path: Path) -> Literal["yaml", "json"]:
     return "json" if path.suffix == ".json" else "yaml"
 
 
-def _parse(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:
+def parse_document(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:
+    """A YAML or JSON document; a syntax error becomes a DefinitionError naming `source` and the line."""
     try:
         if fmt == "json":
             return json.loads(text)

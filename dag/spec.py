@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import yaml_rs
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +27,7 @@ from pydantic import (
 
 from agents.errors import DefinitionError, FieldError
 from agents.schema import CompiledSchema, metaschema_errors, pointer
-from agents.spec import Name
+from agents.spec import Name, parse_document
 from dag.refs import ExpressionError, condition_refs, expressions, parse_ref, strings
 
 STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
@@ -233,7 +231,7 @@ class Workflow(_Spec):
     def from_text(
         cls, text: str, *, source: str = "<text>", fmt: Literal["yaml", "json"] = "yaml"
     ) -> Workflow:
-        return cls.from_data(_parse(text, source, fmt), source=source)
+        return cls.from_data(parse_document(text, source, fmt), source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Workflow:
@@ -363,19 +361,6 @@ def _document_errors(input_schema: Any, step_ids: list[Any]) -> list[FieldError]
         else:
             first[step_id] = i
     return errors
-
-
-def _parse(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:
-    try:
-        if fmt == "json":
-            return json.loads(text)
-        return yaml_rs.loads(text, parse_datetime=False)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(f"invalid JSON at line {exc.lineno}: {exc.msg}", source=source) from exc
-    except yaml_rs.YAMLDecodeError as exc:
-        lines = str(exc).splitlines()
-        message = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
-        raise DefinitionError(message.replace("YAML parse error", "invalid YAML"), source=source) from exc
 
 
 def _message(msg: str) -> str:
