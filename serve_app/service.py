@@ -20,6 +20,8 @@ from agents.runner import AgentResult, RunContext, TextChunk
 from serve_app import sse
 from serve_app.control import Caller, Control
 from serve_app.errors import describe
+from serve_app.logcontext import bound, install, run_of
+from serve_app.metrics import metrics
 from serve_app.models import invoke_body
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class AgentService:
     """The agents of one category and the runner that runs them."""
 
     def __init__(self, category: str, runner: AgentRunner, control: Control | None = None) -> None:
+        install()
         self.category = category
         self.runner = runner
         self.control = control
@@ -135,13 +138,14 @@ class AgentService:
     ) -> tuple[int, dict[str, Any]]:
         started = time.perf_counter()
         spec = self._agents.get(name)
-        try:
-            result = await self.runner.invoke(self.get(name), input, RunContext(request_id=request_id))
-            status, body = 200, invoke_body(result)
-        except Exception as exc:
-            status, body = describe(exc)
-        if spec is not None:
-            await self._record(caller, spec, status, body, started, request_id)
+        with bound(agent=name, tenant=caller.tenant_id if caller else None, run_id=run_of(request_id)):
+            try:
+                result = await self.runner.invoke(self.get(name), input, RunContext(request_id=request_id))
+                status, body = 200, invoke_body(result)
+            except Exception as exc:
+                status, body = describe(exc)
+            if spec is not None:
+                await self._record(caller, spec, status, body, started, request_id)
         return status, body
 
     async def open_stream(
@@ -170,6 +174,9 @@ class AgentService:
         started: float,
         request_id: str,
     ) -> None:
+        recorder = metrics()
+        if recorder is not None:
+            recorder.call(spec.name, spec.category, status, time.perf_counter() - started, body)
         if self.control is None:
             return
         try:

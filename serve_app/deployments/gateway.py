@@ -24,6 +24,7 @@ from dag import engine
 from serve_app.api import new_api
 from serve_app.control import Caller, Control
 from serve_app.errors import UnavailableError, describe
+from serve_app.logcontext import install
 from serve_app.models import InvokeRequest, InvokeResponse
 from serve_app.routes.catalog import catalog_router
 from serve_app.routes.health import health_router
@@ -51,6 +52,7 @@ class Gateway:
     """Catalogue browsing, health, and `POST /v1/agents/{name}/invoke` forwarded to the category."""
 
     def __init__(self) -> None:
+        install()
         self.settings = get_settings()
         self.control = Control(self.settings)
         self._driver: Any = None

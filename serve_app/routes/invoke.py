@@ -14,6 +14,7 @@ from serve_app import sse
 from serve_app.control import Caller, Control
 from serve_app.errors import BadRequestError
 from serve_app.idempotency import Replay
+from serve_app.logcontext import bound
 from serve_app.models import InvokeRequest, InvokeResponse
 from serve_app.responses import JSONResponse
 from serve_app.service import StreamOpening
@@ -59,13 +60,26 @@ async def respond(
     request: Request,
     stream: bool,
 ) -> Response:
-    request_id: str = request.scope["state"]["request_id"]
     caller = None
     if control is not None and control.enabled:
         principal = await control.authenticate(request)
         resource = {"category": invoker.category_of(name), "agent": name}
         control.authorize(principal, "agents:invoke", resource)
         caller = Caller.of(principal)
+    with bound(agent=name, tenant=caller.tenant_id if caller else None):
+        return await _answer(invoker, control, name, body, request, stream, caller)
+
+
+async def _answer(
+    invoker: Invoker,
+    control: Control | None,
+    name: str,
+    body: InvokeRequest,
+    request: Request,
+    stream: bool,
+    caller: Caller | None,
+) -> Response:
+    request_id: str = request.scope["state"]["request_id"]
     key = request.headers.get("idempotency-key")
     if sse.wants_stream(request.headers.get("accept"), stream):
         if key is not None:

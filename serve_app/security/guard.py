@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from serve_app.db import DatabaseUnavailableError
 from serve_app.errors import ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError
+from serve_app.metrics import metrics
 from serve_app.policy import PolicyEngine, PolicyUnavailableError, Principal
 from serve_app.security.secrets import key_hash, parse_api_key, same_hash
 from serve_app.security.tokens import Claims, TokenError, TokenIssuer
@@ -132,6 +133,10 @@ class Guard:
         if revoked:
             raise UnauthorizedError("the credential has been revoked")
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        over = "principal" if principal_count > self.limits.per_principal else None
+        over = over or ("tenant" if tenant_count > self.limits.per_tenant else None)
+        if over is not None and (recorder := metrics()) is not None:
+            recorder.rejected(over)
         if principal_count > self.limits.per_principal:
             raise RateLimitedError(
                 f"over {self.limits.per_principal} calls a minute for this credential",
