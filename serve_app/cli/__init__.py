@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from serve_app.cli import admin, agents, definitions, platform, workflows
+from serve_app.cli import admin, agents, batch, definitions, platform, workflows
 
 app = typer.Typer(
     name="agentctl",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(definitions.app, name="definitions")
 app.add_typer(agents.app, name="agents")
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(batch.app, name="batch")
 platform.register(app)
 admin.register(app)
 

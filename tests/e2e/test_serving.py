@@ -282,3 +282,30 @@ def test_metrics_count_every_call_across_replicas(platform: Platform) -> None:
     text = httpx.get(metrics_url, timeout=10).text
     assert "ray_agent_requests_total{" in text and 'status="error"' in text
     assert "ray_agent_processing_seconds_bucket{" in text and "ray_agent_tokens_total{" in text
+
+
+def test_a_batch_job_answers_every_record_once_and_resumes(platform: Platform, tmp_path: Path) -> None:
+    records = tmp_path / "in.jsonl"
+    lines = [json.dumps({"topic": f"Record {i}", "content_type": "email"}) for i in range(24)]
+    lines[5] = json.dumps({"topic": "no content type"})  # breaks the agent's input schema: 422
+    lines[9] = "not json"
+    records.write_text("\n".join(lines) + "\n")
+    output, errors = tmp_path / "out.jsonl", tmp_path / "out.errors.jsonl"
+    env = {**platform.env, "AGENTS_API_KEY": platform.api_key}
+    command = [AGENTCTL, "batch", "submit", "--agent", WRITER, "--input", str(records),
+               "--output", str(output), "--api", platform.url, "--concurrency", "2", "--per-actor", "4",
+               "--wait"]  # fmt: skip
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    job_id = first.stdout.split("submitted ", 1)[1].split()[0]
+    logs = platform.agentctl("batch", "logs", job_id).stdout
+    assert first.returncode == 1, first.stdout + first.stderr + logs  # two records failed
+    assert output.exists(), logs
+    answered = [json.loads(line) for line in output.read_text().splitlines()]
+    failed = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert len(answered) == 22 and len(failed) == 2
+    assert sorted(r["index"] for r in answered + failed) == list(range(24))
+    assert {f["index"]: f["error"].get("status") for f in failed} == {5: 422, 9: None}
+    assert '"succeeded": 22' in first.stdout and '"failed": 2' in first.stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert '"skipped": 24' in again.stdout, again.stdout + again.stderr
+    assert len(output.read_text().splitlines()) == 22  # nothing done twice
