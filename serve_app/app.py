@@ -22,7 +22,7 @@ from agents import Catalog
 from serve_app.deployments.category import CategoryDeployment
 from serve_app.deployments.gateway import Gateway
 from serve_app.models import category_prefix
-from serve_app.service import digest, pack
+from serve_app.service import definition, digest, pack
 from serve_app.settings import Settings
 
 GATEWAY = "gateway"
@@ -88,7 +88,7 @@ def application_specs(
     catalog: Catalog, settings: Settings, overrides: dict[str, DeploymentOverride] | None = None
 ) -> list[AppSpec]:
     overrides = overrides or {}
-    definitions = {s.name: _definition(s) for s in catalog}
+    definitions = {s.name: definition(s) for s in catalog}
     specs = [
         _gateway(catalog, list(definitions.values()), settings, overrides.get(GATEWAY, DeploymentOverride()))
     ]
@@ -169,8 +169,3 @@ def _autoscaling(minimum: int, maximum: int, target: float) -> dict[str, Any]:
         "downscale_delay_s": 300.0,
         "metrics_interval_s": 1.0,
     }
-
-
-def _definition(spec: Any) -> dict[str, Any]:
-    data: dict[str, Any] = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return data

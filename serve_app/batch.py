@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,12 @@ class Job:
     per_actor: int = 16
     retries: int = 3
 
+    invoke_path: str = ""  # an agent's direct path (its category's replicas, no gateway hop)
+
     def path(self) -> str:
         if self.kind == "workflow":
             return f"/v1/workflows/{self.target}/runs?wait=true&timeout=600"
-        return f"/v1/agents/{self.target}/invoke"
+        return self.invoke_path or f"/v1/agents/{self.target}/invoke"
 
 
 def done_indexes(*files: Path) -> set[int]:
@@ -136,7 +138,9 @@ def run(job: Job, key: str) -> dict[str, int]:
     counts = {"total": already + len(todo), "succeeded": 0, "failed": 0, "skipped": already}
     print(json.dumps({"event": "start", **counts}), flush=True)
     if todo:
-        dataset = ray.data.from_items(todo).map_batches(
+        # Blocks of at least one batch each: a batch never spans blocks, so small blocks cap calls in flight.
+        blocks = max(1, len(todo) // job.per_actor)
+        dataset = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
             Caller,
             fn_constructor_args=(job, key),
             batch_size=job.per_actor,
@@ -193,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     import ray
 
+    if job.kind == "agent":
+        import httpx
+
+        found = httpx.get(f"{job.api}/v1/agents/{job.target}", headers={"x-api-key": key}, timeout=30)
+        if found.status_code != 200:
+            print(f"{job.target}: {found.status_code} {found.text[:300]}", file=sys.stderr)
+            return 2
+        job = replace(job, invoke_path=found.json()["invoke_path"])
     ray.init(log_to_driver=False)
     counts = run(job, key)
     return 0 if counts["failed"] == 0 else 1

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -52,6 +53,7 @@ class CategoryConfig(BaseModel):
 
     category: str
     agents: Definitions = Field(default_factory=list)
+    digest: str | None = Field(default=None, description="of the definitions, when they come from disk")
 
 
 class CatalogConfig(BaseModel):
@@ -61,10 +63,35 @@ class CatalogConfig(BaseModel):
 
     categories: list[dict[str, Any]]
     agents: Definitions
+    digest: str | None = Field(default=None, description="of the definitions, when they come from disk")
 
 
 def digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def definition(spec: AgentSpec) -> dict[str, Any]:
+    """A definition as the Serve config carries it (and as its digest is computed)."""
+    data: dict[str, Any] = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return data
+
+
+def with_definitions(user_config: Mapping[str, Any], root: Path, category: str | None) -> dict[str, Any]:
+    """`user_config` with its definitions, read from `root` (the image's catalogue) when it carries only their
+    digest (a Serve config for Kubernetes, where the packed definitions would exceed an object's size
+    limit); a digest that does not match what is on disk is refused."""
+    if "agents" in user_config:
+        return dict(user_config)
+    catalog = Catalog.load(root)
+    agents = [definition(s) for s in (catalog.in_category(category) if category else catalog)]
+    expected = user_config.get("digest")
+    if expected is not None and digest(agents) != expected:
+        raise DefinitionError(
+            f"the definitions in {root} (digest {digest(agents)}) are not the ones the Serve config names"
+            f" (digest {expected}): deploy the image built with them",
+            source="user_config",
+        )
+    return {**user_config, "agents": agents}
 
 
 def parse_specs(definitions: list[dict[str, Any]]) -> list[AgentSpec]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from serve_app.cli import admin, agents, batch, definitions, platform, workflows
+from serve_app.cli import admin, agents, batch, cluster, definitions, platform, workflows
 
 app = typer.Typer(
     name="agentctl",
@@ -17,6 +17,7 @@ app.add_typer(definitions.app, name="definitions")
 app.add_typer(agents.app, name="agents")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(batch.app, name="batch")
+app.add_typer(cluster.app, name="cluster")
 platform.register(app)
 admin.register(app)
 

@@ -16,7 +16,7 @@ from serve_app.policy import Principal
 from serve_app.routes.health import health_router
 from serve_app.routes.invoke import invoke_router
 from serve_app.runtime import build_runner
-from serve_app.service import AgentService
+from serve_app.service import AgentService, with_definitions
 from serve_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class CategoryDeployment:
         """Swap in new definitions without a restart. An invalid set is refused whole: the current
         agents keep serving and the refusal shows in /healthz."""
         try:
+            user_config = with_definitions(user_config, self.settings.definitions_dir, self.service.category)
             self.service.configure(user_config)
             self.rejected = None
         except (DefinitionError, ValidationError) as exc:

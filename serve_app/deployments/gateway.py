@@ -39,7 +39,7 @@ from serve_app.routes.invoke import (
 )
 from serve_app.routes.records import records_router
 from serve_app.routes.workflows import workflows_router
-from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog
+from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog, with_definitions
 from serve_app.settings import get_settings
 from serve_app.workflows import PLATFORM_CALL, PLATFORM_LOG
 
@@ -96,6 +96,7 @@ class Gateway:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         try:
+            user_config = with_definitions(user_config, self.settings.definitions_dir, None)
             config = CatalogConfig.model_validate(user_config)
             catalog = parse_catalog(config)
         except (DefinitionError, ValidationError) as exc:

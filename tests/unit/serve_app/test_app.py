@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents import Catalog
 from serve_app.app import DeploymentOverride, serve_config
 from serve_app.cluster import Ports
@@ -55,3 +57,22 @@ def test_every_autoscaling_config_is_valid_for_serve_and_reports_each_second(cat
     for app in config["applications"]:
         (deployment,) = app["deployments"]
         assert AutoscalingConfig(**deployment["autoscaling_config"]).metrics_interval_s == 1.0
+
+
+def test_replicas_read_their_definitions_from_disk_when_the_config_names_only_a_digest(
+    catalog: Catalog,
+) -> None:
+    from agents.errors import DefinitionError
+    from serve_app.kube import image_serve_config
+    from serve_app.service import CategoryConfig, with_definitions
+    from tests.conftest import DEFINITIONS
+
+    config = image_serve_config(serve_config(catalog, Settings()))
+    legal = next(a for a in config["applications"] if a["name"] == "legal")["deployments"][0]["user_config"]
+    assert set(legal) == {"category", "digest"}
+    loaded = CategoryConfig.model_validate(with_definitions(legal, DEFINITIONS, "legal"))
+    assert len(loaded.agents) == len(catalog.in_category("legal"))
+    with pytest.raises(DefinitionError, match="not the ones the Serve config names"):
+        with_definitions({**legal, "digest": "0" * 16}, DEFINITIONS, "legal")
+    packed = {"category": "legal", "agents": ["x"]}
+    assert with_definitions(packed, DEFINITIONS, "legal") == packed
