@@ -309,3 +309,26 @@ def test_a_batch_job_answers_every_record_once_and_resumes(platform: Platform, t
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert '"skipped": 24' in again.stdout, again.stdout + again.stderr
     assert len(output.read_text().splitlines()) == 22  # nothing done twice
+
+
+def test_a_batch_of_workflow_runs(platform: Platform, tmp_path: Path) -> None:
+    from tests.integration.test_workflow_engine import DIAMOND
+
+    with platform.client() as http:
+        assert http.post("/v1/workflows", json=DIAMOND).status_code == 201
+    records = tmp_path / "in.jsonl"
+    records.write_text("".join(json.dumps({"text": f"Note {i}"}) + "\n" for i in range(3)) + "{}\n")
+    output = tmp_path / "runs.jsonl"
+    env = {**platform.env, "AGENTS_API_KEY": platform.api_key}
+    done = subprocess.run(
+        [AGENTCTL, "batch", "submit", "--workflow", "diamond", "--input", str(records),
+         "--output", str(output), "--api", platform.url, "--wait"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr  # the empty record breaks the input schema
+    runs = [json.loads(line) for line in output.read_text().splitlines()]
+    failed = [json.loads(line) for line in (tmp_path / "runs.errors.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in runs) == [0, 1, 2] and set(runs[0]["output"]) == {"a", "b", "c", "d"}
+    assert [(f["index"], f["error"]["status"], f["error"]["type"]) for f in failed] == [
+        (3, 422, "input_validation_error")
+    ]
