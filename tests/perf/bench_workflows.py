@@ -11,24 +11,14 @@ Each figure is printed with its ratio to its baseline: the sum of the model late
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from serve_app.db import Database, upgrade
-from serve_app.settings import Settings
-from serve_app.store import Store
 from tests.integration.test_workflow_engine import DIAMOND
-from tests.perf.bench_serve import ROOT, free_port, start
-from tests.services import create_database, drop_database, servers, stop
+from tests.perf.served import served
 
 LATENCY = 1.0
 FAN_OUT: dict[str, Any] = {
@@ -114,58 +104,8 @@ async def measure(url: str, key: str) -> None:
 
 
 def main() -> None:
-    found = servers()
-    url = asyncio.run(create_database(found.postgres))
-    root = Path(tempfile.mkdtemp(prefix="aap-wf-bench-", dir="/tmp"))
-    fake_port = free_port()
-    backup = dict(os.environ)
-    fake = subprocess.Popen(
-        [sys.executable, "-W", "ignore::RuntimeWarning", "-m", "tests.fakes.anthropic_api",
-         "--port", str(fake_port), "--latency", str(LATENCY)],
-        cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.environ.update(
-        {
-            "AGENTS_RAY_PORT_OFFSET": "2000",
-            "AGENTS_HTTP_PORT": "28000",
-            "AGENTS_DATA_DIR": str(root),
-            "DATABASE_URL": url,
-            "REDIS_URL": f"{found.redis}/11",
-            "ANTHROPIC_API_KEY": "bench",
-            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{fake_port}",
-            "AGENTS_RATE_LIMIT_PER_KEY": "1000000",
-            "AGENTS_RATE_LIMIT_PER_TENANT": "1000000",
-        }
-    )
-    from serve_app.cluster import LocalCluster
-    from serve_app.security.secrets import signing_keys
-
-    settings = Settings()
-    cluster = LocalCluster(settings)
-    try:
-        asyncio.run(upgrade(url))
-
-        async def admin_key() -> str:
-            db = await Database(url, size=1).connect()
-            try:
-                store = Store(db, signing_keys(settings)[1])
-                await store.create_tenant("default", "Default")
-                return (await store.create_api_key("default", name="bench", role="admin"))[1]
-            finally:
-                await db.close()
-
-        key = asyncio.run(admin_key())
-        api, up = start(settings, cluster, {})
-        print(f"platform up in {up:.1f} s")
-        asyncio.run(measure(api, key))
-    finally:
-        cluster.stop()
-        fake.terminate()
-        os.environ.clear()
-        os.environ.update(backup)
-        asyncio.run(drop_database(found.postgres, url))
-        stop(found)
-        shutil.rmtree(root, ignore_errors=True)
+    with served(LATENCY) as platform:
+        asyncio.run(measure(platform.api, platform.key))
 
 
 if __name__ == "__main__":
