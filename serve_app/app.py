@@ -117,7 +117,7 @@ def serve_config(
 ) -> dict[str, Any]:
     """The declarative Serve config (`serve deploy`, KubeRay `serveConfigV2`) for the whole platform."""
     return {
-        "proxy_location": "EveryNode",
+        "proxy_location": settings.proxy_location,
         "http_options": http_options(settings),
         "logging_config": logging_config(settings),
         "applications": [spec.config() for spec in application_specs(catalog, settings, overrides)],

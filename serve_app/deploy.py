@@ -112,7 +112,7 @@ def run_applications(gcs_address: str, specs: list[Any], settings: Any) -> None:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:
         serve.start(
-            proxy_location="EveryNode",
+            proxy_location=settings.proxy_location,
             http_options=http_options(settings),
             logging_config=logging_config(settings),
         )

@@ -58,12 +58,15 @@ class Settings(BaseSettings):
         le=20_000,
         description="moves every port of the local Ray head (GCS 6380, dashboard 8265)",
     )
-    ray_num_cpus: float | None = Field(default=None, gt=0, description="CPUs the local Ray head offers")
+    ray_num_cpus: int | None = Field(default=None, ge=1, description="CPUs the local Ray head offers")
     high_throughput: bool = Field(
         default=True, description="Serve's HAProxy ingress and throughput-optimised data plane"
     )
     data_dir: Path = Field(default=Path(".data"), description="local state: Ray logs, pid files")
     replica_cpus: float = Field(default=0.05, gt=0, le=64, description="CPUs reserved by each replica")
+    proxy_location: Literal["EveryNode", "HeadOnly"] = Field(
+        default="EveryNode", description="where Serve runs an HTTP ingress"
+    )
 
     # -- data and security --------------------------------------------------------------------------
     database_url: str | None = Field(

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from ray import serve
+from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from starlette.responses import Response
 
@@ -135,12 +136,20 @@ class Gateway:
     async def invoke(
         self, name: str, input: Any, request_id: str, caller: Caller | None = None
     ) -> tuple[int, dict[str, Any]]:
-        try:
-            handle = self._handle(name)
-            status, body = await handle.invoke.remote(name, input, request_id, caller)
-        except Exception as exc:
-            return describe(_unavailable(exc))
-        return status, body
+        for attempt in (1, 2):
+            try:
+                handle = self._handle(name)
+                status, body = await handle.invoke.remote(name, input, request_id, caller)
+            except (RayActorError, ActorUnavailableError) as exc:
+                # The replica died with the call (its node was lost): once more, on a live replica.
+                if attempt == 1:
+                    log.warning("replica lost during %s (%s); calling again", request_id, type(exc).__name__)
+                    continue
+                return describe(_unavailable(exc))
+            except Exception as exc:
+                return describe(_unavailable(exc))
+            return status, body
+        raise AssertionError("unreachable")
 
     async def open_stream(
         self, name: str, input: Any, request_id: str, caller: Caller | None = None
