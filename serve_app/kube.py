@@ -390,6 +390,8 @@ def _serving_environment(target: Target, settings: Settings) -> dict[str, str]:
         **_base_environment(target, settings),
         "AGENTS_HTTP_HOST": "0.0.0.0",
         "AGENTS_HTTP_PORT": str(settings.http_port),
+        # Ray reports a pod's disk usage (dashboards, the disk alert) only when asked to.
+        "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE": "1",
         **serve,
     }
 

@@ -46,7 +46,9 @@ class Platform:
         return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the platform (its replicas hold PostgreSQL connections) stops when the e2e tests end,
+# before the integration tests start their own.
+@pytest.fixture(scope="package")
 def platform() -> Iterator[Platform]:
     # A short path: Ray puts Unix sockets under it.
     root = Path(tempfile.mkdtemp(prefix="aap-e2e-", dir="/tmp"))
