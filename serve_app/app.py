@@ -59,6 +59,9 @@ class DeploymentOverride(BaseModel):
     target_ongoing_requests: float | None = Field(default=None, gt=0)
     max_ongoing_requests: int | None = Field(default=None, ge=1)
     num_cpus: float | None = Field(default=None, gt=0)
+    resources: dict[str, float] | None = Field(
+        default=None, description="Ray resources each replica needs, e.g. to keep it on labelled nodes"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,7 @@ def application_specs(
                 o.max_replicas or d.max_replicas,
                 o.target_ongoing_requests or d.target_ongoing_requests,
             ),
-            "ray_actor_options": {"num_cpus": o.num_cpus or settings.replica_cpus},
+            "ray_actor_options": _actor_options(o, settings),
             "graceful_shutdown_timeout_s": settings.request_deadline,
         }
         specs.append(AppSpec(category.id, category_prefix(category.id), deployment, digest(agents)))
@@ -151,9 +154,16 @@ def _gateway(
             o.max_replicas or 4,
             o.target_ongoing_requests or 64,
         ),
-        "ray_actor_options": {"num_cpus": o.num_cpus or settings.replica_cpus},
+        "ray_actor_options": _actor_options(o, settings),
     }
     return AppSpec(GATEWAY, "/", deployment, digest(agents))
+
+
+def _actor_options(o: DeploymentOverride, settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"num_cpus": o.num_cpus or settings.replica_cpus}
+    if o.resources:
+        options["resources"] = o.resources
+    return options
 
 
 def _autoscaling(minimum: int, maximum: int, target: float) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Two Ray nodes on this machine: a head (`agentctl`'s local cluster) and a worker joined with
-`ray start --address`. The platform serves with replicas on both; the worker is killed under load.
+`ray start --address`. The platform serves with the writer's replicas on both; the worker is killed under
+load.
 
 Both nodes share this machine's loopback, so the test runs Serve's Python proxy on the head only
 (`AGENTS_HIGH_THROUGHPUT=false`, `AGENTS_PROXY_LOCATION=HeadOnly`): HAProxy's per-node ingress and the
@@ -97,8 +98,11 @@ def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess
         while "second_node" not in _status(state.gcs_address, env):
             assert time.monotonic() < deadline, "the worker node did not join"
             time.sleep(1)
+        # The ingress stays on the head (a call in flight on a dying ingress gets Serve's 500); the writer's
+        # replicas spread over both nodes, and the gateway calls again when one dies with the call.
+        on_head = DeploymentOverride(resources={"node:__internal_head__": 0.01})
         two = DeploymentOverride(min_replicas=2, max_replicas=2)
-        url, _ = start(settings, cluster, {"marketing": two})
+        url, _ = start(settings, cluster, {"gateway": on_head, "marketing": two})
         yield url, worker
     finally:
         if worker is not None and worker.poll() is None:
