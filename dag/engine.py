@@ -38,6 +38,7 @@ DRIVER = "workflow-driver"
 StepStatus = Literal["succeeded", "skipped", "failed", "cancelled"]
 RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 CONCURRENCY = 10_000  # steps (or runs) in flight per actor: they wait on I/O
+ENDED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})  # a run in one of these is over
 FINISHED: frozenset[str] = frozenset({"succeeded", "skipped"})
 _RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -176,10 +177,11 @@ class StepRunner:
                 step.id, "too_many_items", f"{len(items)} items, at most {step.for_each.max_items}", 0
             )
         gate = asyncio.Semaphore(step.for_each.max_concurrency)
+        as_ = step.for_each.as_
 
         async def one(index: int, item: Any) -> StepOutcome:
             async with gate:
-                scoped = {**context, step.for_each.as_: item} if step.for_each else context
+                scoped = {**context, as_: item}
                 return await self._attempts(run_id, record, step, target, scoped, suffix=f"-{index}")
 
         results = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))

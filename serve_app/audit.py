@@ -113,21 +113,32 @@ class AuditLog:
             log.warning("%d events not streamed (Redis unavailable): %s", len(batch), exc)
 
 
-async def follow(
-    redis: Redis, tenant_id: str | None, *, last_id: str = "$", block_ms: int = 15_000
-) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
-    """Events after `last_id`, forever; only `tenant_id`'s unless it is None. Yields ("", {}) on idle
-    timeouts so that the caller can send a keep-alive."""
+async def read_stream(
+    redis: Redis, key: str, *, last_id: str = "$", block_ms: int = 15_000
+) -> AsyncGenerator[tuple[str, dict[str, str]], None]:
+    """Entries of the Redis Stream `key` after `last_id`, forever, as (id, fields) in text. Yields ("", {})
+    on idle timeouts so that the caller can send a keep-alive."""
     while True:
-        answer: Any = await redis.xread({STREAM: last_id}, count=500, block=block_ms)
+        answer: Any = await redis.xread({key: last_id}, count=500, block=block_ms)
         if not answer:
             yield "", {}
             continue
         for _, entries in answer:
             for entry_id, fields in entries:
                 last_id = _text(entry_id)
-                if tenant_id is None or _text(fields.get(b"tenant", fields.get("tenant"))) == tenant_id:
-                    yield last_id, orjson.loads(fields.get(b"data", fields.get("data")))
+                yield last_id, {_text(k): _text(v) for k, v in fields.items()}
+
+
+async def follow(
+    redis: Redis, tenant_id: str | None, *, last_id: str = "$", block_ms: int = 15_000
+) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+    """Agent call events after `last_id`, forever; only `tenant_id`'s unless it is None. Yields ("", {})
+    on idle timeouts."""
+    async for entry_id, fields in read_stream(redis, STREAM, last_id=last_id, block_ms=block_ms):
+        if not entry_id:
+            yield "", {}
+        elif tenant_id is None or fields["tenant"] == tenant_id:
+            yield entry_id, orjson.loads(fields["data"])
 
 
 def _text(value: bytes | str) -> str:

@@ -30,10 +30,6 @@ def run_events_key(run_id: str) -> str:
     return f"wf:run:{run_id}"
 
 
-def _jsonable(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value))
-
-
 class WorkflowStore:
     """Versions and runs, always within the caller's tenant (row-level security)."""
 
@@ -239,7 +235,7 @@ class PostgresRunLog:
                 outcome.step,
                 status,
                 outcome.attempts,
-                _jsonable(outcome.output),
+                outcome.output,
                 outcome.error,
             )
 
@@ -253,7 +249,7 @@ class PostgresRunLog:
                 " updated_at = now() WHERE id = $1::uuid",
                 run_id,
                 status,
-                _jsonable(output),
+                output,
                 error,
             )
 

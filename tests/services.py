@@ -29,12 +29,12 @@ class Servers:
 def servers() -> Servers:
     postgres, redis = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if postgres and redis:
-        return Servers(postgres, _without_db(redis))
+        return Servers(postgres, without_db(redis))
     from serve_app.embedded import ensure_services
 
     settings = EMBEDDED.model_copy(update={"database_url": postgres, "redis_url": redis})
     found = ensure_services(settings)
-    return Servers(found.database_url, _without_db(found.redis_url), embedded=bool(found.started))
+    return Servers(found.database_url, without_db(found.redis_url), embedded=bool(found.started))
 
 
 def stop(found: Servers) -> None:
@@ -49,7 +49,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _without_db(url: str) -> str:
+def without_db(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=""))
 

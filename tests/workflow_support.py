@@ -14,7 +14,7 @@ from agents.runner import RunContext
 from dag.engine import AgentCall, Caller
 from serve_app.errors import describe
 from serve_app.models import invoke_body
-from serve_app.workflows import PostgresRunLog
+from serve_app.workflows import PLATFORM_LOG
 from tests.conftest import DEFINITIONS
 
 LATENCY = "WF_TEST_LATENCY"  # {"agent": seconds}
@@ -54,9 +54,5 @@ def _note(path: str, line: str) -> None:
         f.write(line)
 
 
-def postgres_log() -> PostgresRunLog:
-    return PostgresRunLog(os.environ["DATABASE_URL"], os.environ.get("REDIS_URL"))
-
-
 TEST_CALL = "tests.workflow_support:offline_call"
-TEST_LOG = "tests.workflow_support:postgres_log"
+TEST_LOG = PLATFORM_LOG  # DATABASE_URL and REDIS_URL come from the Ray job's environment

@@ -137,19 +137,17 @@ def identity_router(control: Control) -> APIRouter:
 
     @router.get("/api-keys", response_model=list[KeyResponse])
     async def list_keys(principal: Annotated[Principal, keys]) -> list[dict[str, Any]]:
-        owner = None if _may(control, principal, "keys:admin") else _owner(principal)
-        if owner is None and not _may(control, principal, "keys:admin"):
-            return []  # a key without an owner sees no keys unless it may administer them
+        reach, owner = _reach(control, principal)
+        if not reach:
+            return []
         return [k.public() for k in await control.store.list_api_keys(principal.tenant_id, owner)]
 
     @router.delete(
         "/api-keys/{key_id}", response_model=KeyResponse, responses={404: {"description": "no such key"}}
     )
     async def revoke_key(key_id: str, principal: Annotated[Principal, keys]) -> dict[str, Any]:
-        owner = None if _may(control, principal, "keys:admin") else _owner(principal)
-        if owner is None and not _may(control, principal, "keys:admin"):
-            raise NotFoundError("no such API key", details={"id": key_id})
-        key = await control.store.revoke_api_key(principal.tenant_id, key_id, owner)
+        reach, owner = _reach(control, principal)
+        key = None if not reach else await control.store.revoke_api_key(principal.tenant_id, key_id, owner)
         if key is None:
             raise NotFoundError("no such API key", details={"id": key_id})
         await control.guard.mark_key_revoked(key)
@@ -183,5 +181,10 @@ def _role(value: str) -> RoleName:
     raise ForbiddenError(f"unknown role {value!r}")
 
 
-def _may(control: Control, principal: Principal, action: str) -> bool:
-    return not control.settings.auth or control.guard.policy.decide(principal, action).allow
+def _reach(control: Control, principal: Principal) -> tuple[bool, str | None]:
+    """Which keys the caller may see and revoke: (any at all, only this owner's; None: the whole tenant's).
+    A key without an owner reaches no keys unless it may administer them."""
+    if not control.settings.auth or control.guard.policy.decide(principal, "keys:admin").allow:
+        return True, None
+    owner = _owner(principal)
+    return owner is not None, owner

@@ -12,16 +12,17 @@ from starlette.responses import StreamingResponse
 
 from agents import Catalog
 from agents.errors import DefinitionError, UnknownAgentError
+from dag.engine import ENDED
 from dag.spec import Workflow
 from dag.validate import WorkflowError, check
 from serve_app import sse
+from serve_app.audit import read_stream
 from serve_app.control import Control
 from serve_app.errors import ForbiddenError, UnavailableError, UnprocessableError
 from serve_app.policy import Principal
 from serve_app.responses import JSONResponse
 from serve_app.workflows import WorkflowStore, run_events_key
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 Engine = Callable[[], Any]  # the driver actor's handle
 
 
@@ -127,7 +128,7 @@ def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: E
                 raise UnavailableError("the workflow engine is unavailable") from exc
         if wait:
             run = await _await_run(workflows, principal.tenant_id, run_id, within)
-            return JSONResponse(run, status_code=200 if run["status"] in TERMINAL else 202)
+            return JSONResponse(run, status_code=200 if run["status"] in ENDED else 202)
         return JSONResponse(
             {"id": run_id, "status": "pending", "links": {"run": f"/v1/runs/{run_id}"}}, status_code=202
         )
@@ -153,7 +154,7 @@ def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: E
     ) -> dict[str, Any]:
         workflows = await store()
         current = await workflows.run(principal.tenant_id, run_id)
-        if current["status"] in TERMINAL:
+        if current["status"] in ENDED:
             return current
         try:
             await engine().cancel.remote(run_id)
@@ -169,21 +170,14 @@ def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: E
         await (await store()).run(principal.tenant_id, run_id)  # 404 for other tenants' runs
 
         async def stream() -> AsyncIterator[str]:
-            last = "0"
-            while True:
-                answer: Any = await control.redis.xread(
-                    {run_events_key(run_id): last}, count=100, block=15_000
-                )
-                if not answer:
+            async for entry_id, fields in read_stream(control.redis, run_events_key(run_id), last_id="0"):
+                if not entry_id:
                     yield ": keep-alive\n\n"
                     continue
-                for _, entries in answer:
-                    for entry_id, fields in entries:
-                        last = entry_id.decode()
-                        kind = fields[b"kind"].decode()
-                        yield sse.event(kind, orjson.loads(fields[b"data"]), event_id=last)
-                        if kind.startswith("run.") and kind.removeprefix("run.") in TERMINAL:
-                            return
+                kind = fields["kind"]
+                yield sse.event(kind, orjson.loads(fields["data"]), event_id=entry_id)
+                if kind.removeprefix("run.") in ENDED and kind.startswith("run."):
+                    return
 
         return StreamingResponse(stream(), media_type=sse.MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
 
@@ -195,7 +189,7 @@ async def _await_run(workflows: WorkflowStore, tenant_id: str, run_id: str, with
     delay = 0.02
     while True:
         run = await workflows.run(tenant_id, run_id)
-        if run["status"] in TERMINAL or time.monotonic() >= deadline:
+        if run["status"] in ENDED or time.monotonic() >= deadline:
             return run
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 0.5)

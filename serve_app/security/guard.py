@@ -132,23 +132,18 @@ class Guard:
             ) from exc
         if revoked:
             raise UnauthorizedError("the credential has been revoked")
-        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        over = "principal" if principal_count > self.limits.per_principal else None
-        over = over or ("tenant" if tenant_count > self.limits.per_tenant else None)
-        if over is not None and (recorder := metrics()) is not None:
-            recorder.rejected(over)
-        if principal_count > self.limits.per_principal:
-            raise RateLimitedError(
-                f"over {self.limits.per_principal} calls a minute for this credential",
-                retry_after,
-                details={"limit": self.limits.per_principal, "scope": "principal"},
-            )
-        if tenant_count > self.limits.per_tenant:
-            raise RateLimitedError(
-                f"over {self.limits.per_tenant} calls a minute for this tenant",
-                retry_after,
-                details={"limit": self.limits.per_tenant, "scope": "tenant"},
-            )
+        for scope, count, limit, whose in (
+            ("principal", principal_count, self.limits.per_principal, "this credential"),
+            ("tenant", tenant_count, self.limits.per_tenant, "this tenant"),
+        ):
+            if count > limit:
+                if (recorder := metrics()) is not None:
+                    recorder.rejected(scope)
+                raise RateLimitedError(
+                    f"over {limit} calls a minute for {whose}",
+                    WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS,
+                    details={"limit": limit, "scope": scope},
+                )
 
     async def revoke_token(self, claims: Claims) -> None:
         """Revoked until the token would have expired anyway."""

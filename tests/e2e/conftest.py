@@ -13,14 +13,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 import redis
 
 from tests.conftest import DEFINITIONS
-from tests.services import create_database, drop_database
+from tests.services import create_database, drop_database, without_db
 
 AGENTCTL = str(Path(sys.executable).parent / "agentctl")
 
@@ -74,7 +73,7 @@ def platform() -> Iterator[Platform]:
     if server:
         env["DATABASE_URL"] = asyncio.run(create_database(server))
     if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = f"{urlunsplit(urlsplit(os.environ['REDIS_URL'])._replace(path=''))}/12"
+        env["REDIS_URL"] = f"{without_db(os.environ['REDIS_URL'])}/12"
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     started = Platform("", env, definitions, 0.0)
     try:
