@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +86,42 @@ def platform() -> Iterator[Platform]:
         if server:
             asyncio.run(drop_database(server, env["DATABASE_URL"]))
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+
+
+def requests_counted(port: int, agents: set[str]) -> float:
+    """`ray_agent_requests_total` of `agents` on one node's metrics exporter (0 if the node is gone)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("ray_agent_requests_total{") and any(f'agent_name="{a}"' in line for a in agents)
+    )
+
+
+def settled(ports: list[int], agents: set[str]) -> float:
+    """The count once it stops moving: the exporters report every 10 s, so calls made just before may not
+    be in it yet."""
+    last = sum(requests_counted(p, agents) for p in ports)
+    for _ in range(6):
+        time.sleep(11)
+        now = sum(requests_counted(p, agents) for p in ports)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def counted(ports: list[int], agents: set[str], expected: float, within: float = 45) -> float:
+    """The count once it reaches `expected`, or whatever it is after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        found = sum(requests_counted(p, agents) for p in ports)
+        if found >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(1)

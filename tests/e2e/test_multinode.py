@@ -31,34 +31,13 @@ import pytest
 from serve_app.app import DeploymentOverride
 from serve_app.cluster import LocalCluster, Ports, serve_environment
 from serve_app.settings import Settings
+from tests.e2e.conftest import counted, settled
 from tests.perf.bench_serve import start
 
 pytestmark = pytest.mark.timeout(300)
 WRITER = "marketing_content_writer"
 BRIEF = {"input": {"topic": "Two nodes", "content_type": "email"}}
 HEAD, WORKER = Ports().shifted(4000), Ports().shifted(5000)
-
-
-def scraped(port: int) -> float:
-    """`ray_agent_requests_total` of the writer on one node's metrics exporter (0 if it is gone)."""
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return 0.0
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith("ray_agent_requests_total{") and f'agent_name="{WRITER}"' in line
-    )
-
-
-def total(ports: list[int], expected: float, within: float = 45) -> float:
-    deadline = time.monotonic() + within
-    while True:
-        found = sum(scraped(p) for p in ports)
-        if found >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
 
 
 @pytest.fixture
@@ -124,18 +103,6 @@ def _kill_tree(pid: int) -> None:
             proc.send_signal(signal.SIGKILL)
 
 
-def settled(port: int) -> float:
-    """The node's count once it stops moving (the exporter reports every 10 s)."""
-    last = scraped(port)
-    for _ in range(6):
-        time.sleep(11)
-        now = scraped(port)
-        if now == last:
-            return now
-        last = now
-    return last
-
-
 def replicas_by_node(worker_pid: int) -> Counter[str]:
     try:
         on_worker = {p.pid for p in psutil.Process(worker_pid).children(recursive=True)}
@@ -157,7 +124,9 @@ def test_losing_a_node_under_load_loses_no_accepted_call(
     with httpx.Client(timeout=60) as http:
         for _ in range(20):
             assert http.post(path, json=BRIEF).status_code == 200
-    assert total([HEAD.metrics_export, WORKER.metrics_export], 20) == 20  # both nodes counted, once each
+    assert (
+        counted([HEAD.metrics_export, WORKER.metrics_export], {WRITER}, 20) == 20
+    )  # both nodes counted, once each
 
     statuses: Counter[int] = Counter()
     failures: list[str] = []
@@ -185,8 +154,8 @@ def test_losing_a_node_under_load_loses_no_accepted_call(
     while replicas_by_node(worker.pid).get("head", 0) < 2:
         assert time.monotonic() < deadline, "the lost replica was not started again on the head"
         time.sleep(1)
-    before = settled(HEAD.metrics_export)
+    before = settled([HEAD.metrics_export], {WRITER})
     with httpx.Client(timeout=60) as http:
         for _ in range(10):
             assert http.post(path, json=BRIEF).status_code == 200
-    assert total([HEAD.metrics_export], before + 10) == before + 10
+    assert counted([HEAD.metrics_export], {WRITER}, before + 10) == before + 10

@@ -14,7 +14,7 @@ import yaml
 from agents import Catalog
 from agents.sample import Sampler
 from serve_app.cluster import Ports
-from tests.e2e.conftest import AGENTCTL, Platform
+from tests.e2e.conftest import AGENTCTL, Platform, counted, settled
 
 WRITER = "marketing_content_writer"
 BRIEF = {"topic": "Trail bottles", "content_type": "email"}
@@ -249,21 +249,10 @@ def test_a_workflow_runs_on_ray_through_the_category_deployments(platform: Platf
     assert json.loads(watched.stdout[watched.stdout.index("{") :])["status"] == "succeeded"
 
 
-def _scraped(url: str, metric: str, agents: set[str]) -> float:
-    text = httpx.get(url, timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(metric + "{"):
-            labels, _, value = line.rpartition(" ")
-            if any(f'agent_name="{a}"' in labels for a in agents):
-                total += float(value)
-    return total
-
-
 def test_metrics_count_every_call_across_replicas(platform: Platform) -> None:
-    metrics_url = f"http://127.0.0.1:{Ports().shifted(1000).metrics_export}/metrics"
+    port = Ports().shifted(1000).metrics_export
     agents = {WRITER, "legal_nda_reviewer"}
-    before = _scraped(metrics_url, "ray_agent_requests_total", agents)
+    before = settled([port], agents)
     with platform.client() as http:
         for i in range(12):
             path = (
@@ -272,14 +261,8 @@ def test_metrics_count_every_call_across_replicas(platform: Platform) -> None:
             assert http.post(path, json={"input": BRIEF}).status_code == 200
         for _ in range(3):
             assert http.post("/v1/agents/legal_nda_reviewer/invoke", json={"input": {}}).status_code == 422
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline:
-        counted = _scraped(metrics_url, "ray_agent_requests_total", agents) - before
-        if counted >= 15:
-            break
-        time.sleep(1)
-    assert counted == 15
-    text = httpx.get(metrics_url, timeout=10).text
+    assert counted([port], agents, before + 15) - before == 15
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     assert "ray_agent_requests_total{" in text and 'status="error"' in text
     assert "ray_agent_processing_seconds_bucket{" in text and "ray_agent_tokens_total{" in text
 
