@@ -56,12 +56,13 @@ class Catalog:
     # -- loading ---------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, root: str | Path) -> Catalog:
-        """Load `root/categories.yaml` and every `root/<category>/*.yaml|json`.
+    def load(cls, root: str | Path, *, only: str | None = None) -> Catalog:
+        """Load `root/categories.yaml` and every `root/<category>/*.yaml|json` (only `root/<only>/` when
+        given: what one category's replica serves).
 
         Raises `CatalogError` with every problem found, each naming its file and the path inside it.
         """
-        categories, agents, problems = _read_tree(Path(root))
+        categories, agents, problems = _read_tree(Path(root), only)
         if problems:
             raise CatalogError(problems)
         return cls(agents, categories)
@@ -84,6 +85,10 @@ class Catalog:
             return self._agents[name].spec
         except KeyError:
             raise UnknownAgentError(name) from None
+
+    def find(self, name: str) -> AgentSpec | None:
+        entry = self._agents.get(name)
+        return None if entry is None else entry.spec
 
     def __contains__(self, name: object) -> bool:
         return name in self._agents
@@ -143,7 +148,9 @@ def _score(entry: _Entry, name: str, terms: list[str]) -> int:
     return score
 
 
-def _read_tree(root: Path) -> tuple[list[CategorySpec], list[AgentSpec], list[DefinitionError]]:
+def _read_tree(
+    root: Path, only: str | None = None
+) -> tuple[list[CategorySpec], list[AgentSpec], list[DefinitionError]]:
     problems: list[DefinitionError] = []
     categories: list[CategorySpec] = []
     try:
@@ -153,7 +160,7 @@ def _read_tree(root: Path) -> tuple[list[CategorySpec], list[AgentSpec], list[De
     known = {c.id for c in categories}
     agents: list[AgentSpec] = []
     seen: dict[str, Path] = {}
-    for path in _definition_files(root):
+    for path in _definition_files(root, only):
         try:
             spec = AgentSpec.from_file(path)
         except DefinitionError as exc:
@@ -191,12 +198,12 @@ def _read_tree(root: Path) -> tuple[list[CategorySpec], list[AgentSpec], list[De
     return categories, agents, problems
 
 
-def _definition_files(root: Path) -> list[Path]:
+def _definition_files(root: Path, only: str | None = None) -> list[Path]:
     if not root.is_dir():
         raise DefinitionError("not a directory", source=str(root))
     files = [
         p
-        for p in root.glob("*/*")
+        for p in root.glob(f"{only or '*'}/*")
         if p.suffix in (".yaml", ".yml", ".json")
         and p.is_file()
         and not p.name.startswith(".")

@@ -104,8 +104,7 @@ class AgentSpec(_Spec):
 
     @classmethod
     def from_file(cls, path: str | Path) -> AgentSpec:
-        path = Path(path)
-        return cls.from_text(_read(path), source=str(path), fmt=_format(path))
+        return cls.from_data(read_document(Path(path)), source=str(path))
 
 
 class DeploymentDefaults(_Spec):
@@ -135,18 +134,16 @@ class CategoriesFile(_Spec):
 
     @classmethod
     def from_file(cls, path: Path) -> CategoriesFile:
-        return _validate(cls, parse_document(_read(path), str(path), _format(path)), str(path))
+        return _validate(cls, read_document(path), str(path))
 
 
-def _read(path: Path) -> str:
+def read_document(path: Path) -> Any:
+    """The data of a definition file: JSON for `.json`, YAML otherwise."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"cannot read file: {exc}", source=str(path)) from exc
-
-
-def _format(path: Path) -> Literal["yaml", "json"]:
-    return "json" if path.suffix == ".json" else "yaml"
+    return parse_document(text, str(path), "json" if path.suffix == ".json" else "yaml")
 
 
 def parse_document(text: str, source: str, fmt: Literal["yaml", "json"]) -> Any:

@@ -1,6 +1,6 @@
 """Workflow runs on Ray Core.
 
-A run is compiled into actor tasks that take their upstream steps' results as ObjectRef arguments:
+A run is compiled into actor tasks that take the results of the steps they depend on as ObjectRef arguments:
 `executor.run_step.remote(run, step, *upstream_refs)`. Ray starts a step as soon as every upstream result
 exists, so independent steps run in parallel, and the driver only submits the graph and waits for it.
 
@@ -97,20 +97,6 @@ def load(path: str) -> Any:
     """Build a port from `module:factory`, a callable taking no arguments, in the process that uses it."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)()
-
-
-def upstream(workflow: Workflow) -> dict[str, list[str]]:
-    """Each step's dependencies, direct and transitive, in declaration order."""
-    direct = workflow.dependencies()
-    order = [s.id for s in workflow.steps]
-    closure: dict[str, set[str]] = {}
-    for layer in workflow.layers():
-        for step in layer:
-            found = set(direct[step])
-            for dep in direct[step]:
-                found |= closure[dep]
-            closure[step] = found
-    return {s: [o for o in order if o in closure[s]] for s in order}
 
 
 # -- steps -----------------------------------------------------------------------------------------
@@ -298,12 +284,16 @@ class RunDriver:
             await self.log.run_started(run_id)
             await self.log.event(run_id, "run.started", {"resumed": bool(record.steps)})
             submitted: dict[str, ray.ObjectRef[Any]] = {}
-            for step_id, above in _topological(workflow):
+            # A step gets its direct dependencies' outcomes: every step it names is one of them.
+            dependencies = workflow.dependencies()
+            for step_id in (step for layer in workflow.layers() for step in layer):
                 done = record.steps.get(step_id)
                 if done is not None and done.status in FINISHED:
                     submitted[step_id] = ray.put(done)
                     continue
-                ref = self.executor.run_step.remote(run_id, step_id, *(submitted[u] for u in above))
+                ref = self.executor.run_step.remote(
+                    run_id, step_id, *(submitted[d] for d in dependencies[step_id])
+                )
                 submitted[step_id] = ref
                 refs.append(ref)
             outcomes: list[StepOutcome] = list(await asyncio.gather(*submitted.values()))
@@ -356,11 +346,6 @@ class RunDriver:
         return unfinished
 
 
-def _topological(workflow: Workflow) -> list[tuple[str, list[str]]]:
-    above = upstream(workflow)
-    return [(step, above[step]) for layer in workflow.layers() for step in layer]
-
-
 @ray.remote(num_cpus=0, max_restarts=-1)
 class WorkflowDriver:
     def __init__(self, call_path: str, log_path: str, name: str = DRIVER) -> None:
@@ -386,16 +371,6 @@ class WorkflowDriver:
 
     async def cancel(self, run_id: str) -> bool:
         return await self.driver.cancel(run_id)
-
-    async def active(self) -> list[str]:
-        return sorted(self.driver.active)
-
-    async def wait(self, run_id: str, within: float) -> bool:
-        found = self.driver.active.get(run_id)
-        if found is None:
-            return True
-        done, _ = await asyncio.wait({found[0]}, timeout=within)
-        return bool(done)
 
     def pid(self) -> int:
         import os

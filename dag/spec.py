@@ -27,7 +27,7 @@ from pydantic import (
 
 from agents.errors import DefinitionError, FieldError
 from agents.schema import CompiledSchema, metaschema_errors, pointer
-from agents.spec import Name, parse_document
+from agents.spec import Name, parse_document, read_document
 from dag.refs import ExpressionError, condition_refs, expressions, parse_ref, strings
 
 STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
@@ -95,9 +95,9 @@ class Step(_Spec):
     run_if_skipped: bool = Field(default=False, description="run even when a step it depends on was skipped")
 
     @property
-    def item_name(self) -> str | None:
-        """The for_each item's name, None for a step that runs once."""
-        return self.for_each.as_ if self.for_each else None
+    def item_name(self) -> str:
+        """The name a for_each item goes by (`item` unless `as` says otherwise)."""
+        return self.for_each.as_ if self.for_each else "item"
 
 
 class CycleError(DefinitionError):
@@ -159,13 +159,6 @@ class Workflow(_Spec):
         except KeyError:
             raise KeyError(f"no step {id!r} in workflow {self.id!r}") from None
 
-    def index(self, id: str) -> int:
-        """The position of step `id` in `steps`; raises `KeyError`."""
-        try:
-            return self._index[id]
-        except KeyError:
-            raise KeyError(f"no step {id!r} in workflow {self.id!r}") from None
-
     def dependencies(self) -> dict[str, frozenset[str]]:
         """Each step's direct dependencies: `depends_on` and the steps its input, when and items reference.
 
@@ -186,17 +179,10 @@ class Workflow(_Spec):
                 message = f"step {step_id!r} depends on unknown step {need!r}"
                 path = f"/steps/{self._index[step_id]}"
                 raise DefinitionError(message, source=self.id, errors=[FieldError(path, message)])
-        done: set[str] = set()
-        layers: list[list[str]] = []
-        while remaining:
-            layer = [step_id for step_id, needs in remaining.items() if needs <= done]
-            if not layer:
-                cycle = find_cycles(remaining)[0]
-                raise CycleError(cycle, source=self.id, path=f"/steps/{self._index[cycle[0]]}")
-            layers.append(layer)
-            done.update(layer)
-            for step_id in layer:
-                del remaining[step_id]
+        layers, left = topological_layers(remaining)
+        if left:
+            cycle = find_cycles(left)[0]
+            raise CycleError(cycle, source=self.id, path=f"/steps/{self._index[cycle[0]]}")
         return layers
 
     @classmethod
@@ -235,12 +221,31 @@ class Workflow(_Spec):
 
     @classmethod
     def from_file(cls, path: str | Path) -> Workflow:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DefinitionError(f"cannot read file: {exc}", source=str(path)) from exc
-        return cls.from_text(text, source=str(path), fmt="json" if path.suffix == ".json" else "yaml")
+        return cls.from_data(read_document(Path(path)), source=str(path))
+
+
+def workflow_files(definitions: Path) -> list[Path]:
+    """The workflows shipped with a catalogue: `<definitions>/workflows/*.yaml`, in name order."""
+    return sorted((definitions / "workflows").glob("*.yaml"))
+
+
+def topological_layers(
+    graph: Mapping[str, Iterable[str]],
+) -> tuple[list[list[str]], dict[str, Iterable[str]]]:
+    """The nodes of `graph` (node -> what it needs) in layers, each needing only earlier ones, in the
+    graph's order; and the nodes left over when a cycle stops the layering (none without one)."""
+    remaining = dict(graph)
+    done: set[str] = set()
+    layers: list[list[str]] = []
+    while remaining:
+        layer = [node for node, needs in remaining.items() if set(needs) <= done]
+        if not layer:
+            break
+        layers.append(layer)
+        done.update(layer)
+        for node in layer:
+            del remaining[node]
+    return layers, remaining
 
 
 def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -321,7 +326,7 @@ def _shortest_cycle(start: str, edges: dict[str, list[str]], component: set[str]
 
 def _step_dependencies(step: Step) -> set[str]:
     found = set(step.depends_on)
-    item = step.item_name or "item"
+    item = step.item_name
     values: list[Any] = [step.input, step.for_each.items if step.for_each else None]
     for _, text in strings(values):
         try:

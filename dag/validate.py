@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agents.catalog import Catalog
 from agents.errors import DefinitionError, FieldError
-from agents.schema import metaschema_errors, pointer
+from agents.schema import pointer
 from agents.spec import AgentSpec
 from dag.refs import (
     ExpressionError,
@@ -44,7 +44,7 @@ from dag.refs import (
     single,
     strings,
 )
-from dag.spec import Step, Workflow, find_cycles
+from dag.spec import Step, Workflow, find_cycles, topological_layers
 
 Part = Literal["input", "items", "when", "outputs"]
 STATUS_SCHEMA: dict[str, Any] = {"type": "string", "enum": ["succeeded", "skipped", "failed"]}
@@ -126,8 +126,7 @@ class _Validator:
         self.problems.append(Problem(step.id if step else None, field, message))
 
     def run(self) -> list[Problem]:
-        for error in metaschema_errors(self.workflow.input_schema):
-            self.report(None, f"/input_schema{error.path}", error.message)
+        # The input schema is already a valid schema: a Workflow with one that is not cannot be built.
         graph: dict[str, set[str]] = {}
         for i, step in enumerate(self.workflow.steps):
             graph[step.id] = self.scan_step(i, step)
@@ -163,7 +162,7 @@ class _Validator:
                 self.report(
                     step, f"{base}/depends_on/{j}", f"unknown step {need!r}{_suggest(need, self.index)}"
                 )
-        item = step.item_name or "item"
+        item = step.item_name
         uses: list[_Use] = []
         parts: list[tuple[Part, str, Any]] = [("input", f"{base}/input", step.input)]
         if step.for_each is not None:
@@ -263,11 +262,7 @@ class _Validator:
             if step is None or step.for_each is None or use.part != "input":
                 return None
             start = self.item_schema(step)
-            return (
-                None
-                if start is None
-                else self.walk(step, use, start, (step.item_name or "item",), ref.path, "")
-            )
+            return None if start is None else self.walk(step, use, start, (step.item_name,), ref.path, "")
         if ref.step is None or ref.step not in self.index or ref.step == (step.id if step else None):
             return None
         if ref.path == ("status",):
@@ -320,7 +315,7 @@ class _Validator:
     def check_comparisons(self, step: Step, base: str) -> None:
         assert step.when is not None
         try:
-            condition = parse_condition(step.when, item=step.item_name or "item")
+            condition = parse_condition(step.when, item=step.item_name)
         except ExpressionError:
             return
         for ref, values in condition.comparisons:
@@ -441,23 +436,12 @@ class _Validator:
 def _may_skip(workflow: Workflow, graph: dict[str, set[str]]) -> dict[str, bool]:
     """Whether each step may end up skipped: it has a condition or inherits a skip from a dependency."""
     result: dict[str, bool] = {}
-    for layer in _layers(graph):
+    for layer in topological_layers(graph)[0]:
         for step_id in layer:
             step = workflow.step(step_id)
             inherited = not step.run_if_skipped and any(result[need] for need in graph[step_id])
             result[step_id] = step.when is not None or inherited
     return result
-
-
-def _layers(graph: dict[str, set[str]]) -> Iterator[list[str]]:
-    done: set[str] = set()
-    remaining = dict(graph)
-    while remaining:
-        layer = [node for node, needs in remaining.items() if needs <= done]
-        yield layer
-        done.update(layer)
-        for node in layer:
-            del remaining[node]
 
 
 def _optional(schema: dict[str, Any], name: str) -> bool:

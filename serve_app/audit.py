@@ -24,6 +24,12 @@ from serve_app.store import Execution, Store
 
 log = logging.getLogger(__name__)
 STREAM = "agents:events"
+STREAM_BLOCK_MS = 15_000  # how long one read of a stream waits for entries before a keep-alive
+
+
+def stream_client(url: str) -> Redis:
+    """A client for `read_stream`: its reads may wait `STREAM_BLOCK_MS`, so its socket timeout is longer."""
+    return Redis.from_url(url, socket_timeout=STREAM_BLOCK_MS / 1000 + 5, socket_connect_timeout=2)
 
 
 def event_fields(row: Execution) -> dict[str, str]:
@@ -114,12 +120,13 @@ class AuditLog:
 
 
 async def read_stream(
-    redis: Redis, key: str, *, last_id: str = "$", block_ms: int = 15_000
+    redis: Redis, key: str, *, last_id: str = "$", block_ms: int | None = None
 ) -> AsyncGenerator[tuple[str, dict[str, str]], None]:
     """Entries of the Redis Stream `key` after `last_id`, forever, as (id, fields) in text. Yields ("", {})
-    on idle timeouts so that the caller can send a keep-alive."""
+    on idle timeouts so that the caller can send a keep-alive. `redis` must allow reads that long (see
+    `stream_client`)."""
     while True:
-        answer: Any = await redis.xread({key: last_id}, count=500, block=block_ms)
+        answer: Any = await redis.xread({key: last_id}, count=500, block=block_ms or STREAM_BLOCK_MS)
         if not answer:
             yield "", {}
             continue
@@ -130,7 +137,7 @@ async def read_stream(
 
 
 async def follow(
-    redis: Redis, tenant_id: str | None, *, last_id: str = "$", block_ms: int = 15_000
+    redis: Redis, tenant_id: str | None, *, last_id: str = "$", block_ms: int | None = None
 ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
     """Agent call events after `last_id`, forever; only `tenant_id`'s unless it is None. Yields ("", {})
     on idle timeouts."""

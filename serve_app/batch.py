@@ -59,9 +59,10 @@ def done_indexes(*files: Path) -> set[int]:
     return done
 
 
-def pending(job: Job) -> Iterator[dict[str, Any]]:
-    """Records still to do, with their line index; a line that is not a JSON object is an error at once."""
-    done = done_indexes(job.output, job.errors)
+def pending(job: Job, done: set[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Records still to do, with their line index; a line that is not a JSON object is an error at once.
+    `done`: the indexes already answered (read from the job's files when not given)."""
+    done = done_indexes(job.output, job.errors) if done is None else done
     with job.input.open() as lines:
         for index, line in enumerate(lines):
             if index in done or not line.strip():
@@ -133,8 +134,9 @@ def run(job: Job, key: str) -> dict[str, int]:
     """Run the job on the current Ray cluster; returns the counts, which add up to the input's lines."""
     import ray
 
-    todo = list(pending(job))
-    already = len(done_indexes(job.output, job.errors))
+    answered = done_indexes(job.output, job.errors)
+    todo = list(pending(job, answered))
+    already = len(answered)
     counts = {"total": already + len(todo), "succeeded": 0, "failed": 0, "skipped": already}
     print(json.dumps({"event": "start", **counts}), flush=True)
     if todo:

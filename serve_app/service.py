@@ -24,6 +24,7 @@ from serve_app.errors import describe
 from serve_app.logcontext import bound, install, run_of
 from serve_app.metrics import metrics
 from serve_app.models import invoke_body
+from serve_app.routing import CATALOGUE_ONLY, split_version
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ def with_definitions(user_config: Mapping[str, Any], root: Path, category: str |
     limit); a digest that does not match what is on disk is refused."""
     if "agents" in user_config:
         return dict(user_config)
-    catalog = Catalog.load(root)
-    agents = [definition(s) for s in (catalog.in_category(category) if category else catalog)]
+    agents = [definition(s) for s in Catalog.load(root, only=category)]
     expected = user_config.get("digest")
     if expected is not None and digest(agents) != expected:
         raise DefinitionError(
@@ -158,16 +158,23 @@ class AgentService:
         return spec
 
     def category_of(self, name: str) -> str:
-        return self.get(name).category
+        return self.get(split_version(name)[0]).category
+
+    async def _pick(self, name: str, request_id: str) -> AgentSpec:
+        """The definition that answers this call: a published version when there is one (see
+        `serve_app.routing`)."""
+        routing = CATALOGUE_ONLY if self.control is None else await self.control.routing(self.category)
+        return routing.pick(self._agents.get, name, request_id)
 
     async def invoke(
         self, name: str, input: Any, request_id: str, caller: Caller | None = None
     ) -> tuple[int, dict[str, Any]]:
         started = time.perf_counter()
-        spec = self._agents.get(name)
+        spec: AgentSpec | None = None
         with bound(agent=name, tenant=caller.tenant_id if caller else None, run_id=run_of(request_id)):
             try:
-                result = await self.runner.invoke(self.get(name), input, RunContext(request_id=request_id))
+                spec = await self._pick(name, request_id)
+                result = await self.runner.invoke(spec, input, RunContext(request_id=request_id))
                 status, body = 200, invoke_body(result)
             except Exception as exc:
                 status, body = describe(exc)
@@ -180,16 +187,16 @@ class AgentService:
     ) -> StreamOpening:
         """Runs the call up to its first event, so that failures before it keep their status code."""
         started = time.perf_counter()
-        spec = self._agents.get(name)
+        spec: AgentSpec | None = None
         try:
-            events = self.runner.stream(self.get(name), input, RunContext(request_id=request_id))
+            spec = await self._pick(name, request_id)
+            events = self.runner.stream(spec, input, RunContext(request_id=request_id))
             first = await anext(events)
         except Exception as exc:
             status, body = describe(exc)
             if spec is not None:
                 await self._record(caller, spec, status, body, started, request_id)
             return StreamOpening(status, body, None)
-        assert spec is not None
         return StreamOpening(200, None, self._sse(first, events, caller, spec, started, request_id))
 
     async def _record(

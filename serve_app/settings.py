@@ -12,11 +12,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ProviderChoice = Literal["auto", "anthropic", "openai", "offline"]
 
 
-def _default_definitions() -> Path:
-    here = Path.cwd() / "definitions"
-    if (here / "categories.yaml").is_file():
+def _beside_the_code(name: str, marker: str) -> Path:
+    """`name` in the working directory when it holds `marker`, else `name` next to the packages."""
+    here = Path.cwd() / name
+    if (here / marker).is_file():
         return here
-    return Path(__file__).resolve().parent.parent / "definitions"
+    return Path(__file__).resolve().parent.parent / name
+
+
+def _default_definitions() -> Path:
+    return _beside_the_code("definitions", "categories.yaml")
+
+
+def _default_ui() -> Path:
+    return _beside_the_code("dashboard", "index.html")
 
 
 class Settings(BaseSettings):
@@ -64,6 +73,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".data"), description="local state: Ray logs, pid files")
     replica_cpus: float = Field(default=0.05, gt=0, le=64, description="CPUs reserved by each replica")
+    ui_dir: Path = Field(default_factory=_default_ui, description="the web UI's files, served at /ui/")
     proxy_location: Literal["EveryNode", "HeadOnly"] = Field(
         default="EveryNode", description="where Serve runs an HTTP ingress"
     )
@@ -86,6 +96,12 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(default=SecretStr(""), description="HS256 key; required outside dev")
     key_pepper: SecretStr = Field(default=SecretStr(""), description="API key hash key; required outside dev")
     token_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="JWT lifetime")
+    refresh_ttl_hours: int = Field(
+        default=12, ge=1, le=24 * 90, description="lifetime of the web UI's refresh cookie"
+    )
+    cookie_secure: bool = Field(
+        default=False, description="mark the refresh cookie Secure even when the request came over HTTP"
+    )
     rate_limit_per_key: int = Field(default=1200, ge=1, description="calls per minute per API key or user")
     rate_limit_per_tenant: int = Field(default=6000, ge=1, description="calls per minute per tenant")
     redis_fail_open: bool = Field(

@@ -15,7 +15,18 @@ from serve_app.db import Database
 from serve_app.security.secrets import hash_password, key_hash, new_api_key, verify_password
 
 Role = Literal["admin", "developer", "viewer"]
+UsageKey = Literal["day", "category", "agent", "tenant"]
+_USAGE_COLUMN: dict[UsageKey, str] = {
+    "day": "day",
+    "category": "category",
+    "agent": "agent",
+    "tenant": "tenant_id",
+}
 DEFAULT_TENANT = "default"
+
+
+class LastAdminError(Exception):
+    """A change would leave a tenant without an active admin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,13 @@ class Execution:
 _KEY_COLUMNS = (
     "id::text, tenant_id, owner_id::text, name, prefix, role, scopes, expires_at, revoked_at, created_at"
 )
+# Calls, error rate and latency percentiles of a group of executions.
+_CALL_FIGURES = (
+    "count(*) AS calls, avg((status = 'error')::int)::float8 AS error_rate,"
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_ms,"
+    " percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_ms"
+)
+_USER_COLUMNS = "id::text, tenant_id, email, role, disabled, created_at"
 _EXECUTION_COLUMNS = (
     "tenant_id, actor, agent, category, version, status, http_status, latency_ms, request_id, error_type, "
     "input_tokens, output_tokens, cost_usd, provider, model, created_at"
@@ -143,12 +161,45 @@ class Store:
             return None
         return User(row["id"], row["tenant_id"], row["email"], row["role"])
 
-    async def user_exists(self, user_id: str) -> bool:
+    async def active_user(self, user_id: str) -> User | None:
+        """The user, unless unknown or disabled: a refresh takes the role it has now."""
         async with self.db.system() as c:
-            found: bool = await c.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE id::text = $1 AND NOT disabled)", user_id
+            row = await c.fetchrow(
+                "SELECT id::text, tenant_id, email, role FROM users WHERE id::text = $1 AND NOT disabled",
+                user_id,
             )
-        return found
+        return None if row is None else User(row["id"], row["tenant_id"], row["email"], row["role"])
+
+    async def list_users(self, tenant_id: str) -> list[dict[str, Any]]:
+        async with self.db.tenant(tenant_id) as c:
+            rows = await c.fetch(f"SELECT {_USER_COLUMNS} FROM users ORDER BY created_at, email LIMIT 10000")
+        return [dict(r) for r in rows]
+
+    async def update_user(
+        self, tenant_id: str, user_id: str, *, role: Role | None = None, disabled: bool | None = None
+    ) -> dict[str, Any] | None:
+        """Change a user's role or disabled flag; None if there is no such user in the tenant. Raises
+        `LastAdminError` rather than leave the tenant without an active admin."""
+        async with self.db.tenant(tenant_id) as c:
+            # Serialises concurrent changes to the tenant's admins, so two cannot each remove "another" one.
+            admins = await c.fetch(
+                "SELECT id::text FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE"
+            )
+            row = await c.fetchrow(
+                f"UPDATE users SET role = coalesce($2, role), disabled = coalesce($3, disabled)"
+                f" WHERE id::text = $1 RETURNING {_USER_COLUMNS}",
+                user_id,
+                role,
+                disabled,
+            )
+            if row is None:
+                return None
+            remaining = {a["id"] for a in admins} - {user_id}
+            if row["role"] == "admin" and not row["disabled"]:
+                remaining.add(user_id)
+            if admins and not remaining:
+                raise LastAdminError("the tenant would be left without an active admin")
+        return dict(row)
 
     # -- API keys --------------------------------------------------------------------------------
 
@@ -263,37 +314,74 @@ class Store:
 
     async def usage(
         self,
-        tenant_id: str,
+        tenant_id: str | None,
         *,
         since: dt.date,
         until: dt.date,
-        group_by: Literal["day", "category", "agent"] = "day",
+        group_by: UsageKey = "day",
+        split: UsageKey | None = None,
     ) -> list[dict[str, Any]]:
-        column = {"day": "day", "category": "category", "agent": "agent"}[group_by]
-        async with self.db.tenant(tenant_id) as c:
-            rows = await c.fetch(
-                f"SELECT {column} AS key, sum(calls)::bigint AS calls, sum(errors)::bigint AS errors,"
-                " sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,"
-                " sum(cost_usd)::float8 AS cost_usd FROM usage_daily WHERE day >= $1 AND day <= $2"
-                f" GROUP BY {column} ORDER BY {column} LIMIT 5000",
-                since,
-                until,
-            )
+        """Daily rollups summed by `group_by` (and `split`, one row per pair). `tenant_id` None: every
+        tenant's (for the platform's operators)."""
+        keys = _USAGE_COLUMN[group_by]
+        selected = f"{keys} AS key"
+        if split is not None:
+            keys += f", {_USAGE_COLUMN[split]}"
+            selected += f", {_USAGE_COLUMN[split]} AS split"
+        query = (
+            f"SELECT {selected}, sum(calls)::bigint AS calls, sum(errors)::bigint AS errors,"
+            " sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,"
+            " sum(cost_usd)::float8 AS cost_usd FROM usage_daily WHERE day >= $1 AND day <= $2"
+            f" GROUP BY {keys} ORDER BY {keys} LIMIT 20000"
+        )
+        async with self.db.system() if tenant_id is None else self.db.tenant(tenant_id) as c:
+            rows = await c.fetch(query, since, until)
         return [dict(r) for r in rows]
+
+    async def overview(self, tenant_id: str, *, since: dt.datetime, bucket_seconds: int) -> dict[str, Any]:
+        """Totals of the calls since `since`, and the same per `bucket_seconds` (buckets without calls are
+        left out)."""
+        figures = f"{_CALL_FIGURES}, count(*) FILTER (WHERE status = 'error') AS errors"
+        async with self.db.tenant(tenant_id) as c:
+            totals = await c.fetchrow(
+                f"SELECT {figures}, coalesce(sum(input_tokens), 0)::bigint AS input_tokens,"
+                " coalesce(sum(output_tokens), 0)::bigint AS output_tokens,"
+                " coalesce(sum(cost_usd), 0)::float8 AS cost_usd FROM executions WHERE created_at >= $1",
+                since,
+            )
+            series = await c.fetch(
+                "SELECT to_timestamp(floor(extract(epoch FROM created_at) / $2::integer) * $2::integer) AS t,"
+                f" {figures} FROM executions WHERE created_at >= $1 GROUP BY 1 ORDER BY 1",
+                since,
+                bucket_seconds,
+            )
+        assert totals is not None  # an aggregate without GROUP BY always has its one row
+        result = dict(totals)
+        result["error_rate"] = result["error_rate"] or 0.0  # no calls: none failed
+        return {"totals": result, "series": [dict(r) for r in series]}
 
     async def agent_stats(
         self, tenant_id: str, *, since: dt.datetime, limit: int = 100
     ) -> list[dict[str, Any]]:
         async with self.db.tenant(tenant_id) as c:
             rows = await c.fetch(
-                "SELECT agent, category, count(*) AS calls,"
-                " avg((status = 'error')::int)::float8 AS error_rate,"
-                " percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_ms,"
-                " percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_ms"
+                f"SELECT agent, category, {_CALL_FIGURES}"
                 " FROM executions WHERE created_at >= $1 GROUP BY agent, category"
                 " ORDER BY calls DESC, agent LIMIT $2",
                 since,
                 limit,
+            )
+        return [dict(r) for r in rows]
+
+    async def version_stats(self, tenant_id: str, *, agent: str, since: dt.datetime) -> list[dict[str, Any]]:
+        """One agent's calls since `since` by the version that answered them: to compare a canary."""
+        async with self.db.tenant(tenant_id) as c:
+            rows = await c.fetch(
+                f"SELECT version, {_CALL_FIGURES}, sum(cost_usd)::float8 AS cost_usd,"
+                " max(created_at) AS last_call"
+                " FROM executions WHERE agent = $1 AND created_at >= $2 GROUP BY version ORDER BY version",
+                agent,
+                since,
             )
         return [dict(r) for r in rows]
 

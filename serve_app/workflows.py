@@ -3,6 +3,7 @@ Ray engine (`dag.engine`) loads in its actors: the run log and the agent call th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from collections.abc import Mapping
@@ -87,24 +88,14 @@ class WorkflowStore:
         plan: dict[str, dict[str, str]],
         idempotency_key: str | None = None,
     ) -> tuple[str, bool]:
-        """(run id, created). A second run with the same idempotency key returns the first."""
+        """(run id, created). A second run with the same idempotency key returns the first (the unique key
+        decides, so two at once cannot both start one)."""
         async with self.db.tenant(tenant_id) as c:
-            if idempotency_key is not None:
-                found = await c.fetchrow(
-                    "SELECT id::text, workflow_id::text, input FROM workflow_runs WHERE idempotency_key = $1",
-                    idempotency_key,
-                )
-                if found is not None:
-                    if found["workflow_id"] != workflow["id"] or found["input"] != input:
-                        raise ConflictError(
-                            "this Idempotency-Key started a run of another workflow or input",
-                            details={"header": "Idempotency-Key", "run": found["id"]},
-                        )
-                    return found["id"], False
-            run_id: str = await c.fetchval(
+            run_id: str | None = await c.fetchval(
                 "INSERT INTO workflow_runs"
                 " (tenant_id, workflow_id, status, input, actor, idempotency_key, plan)"
-                " VALUES ($1, $2::uuid, 'pending', $3, $4, $5, $6) RETURNING id::text",
+                " VALUES ($1, $2::uuid, 'pending', $3, $4, $5, $6)"
+                " ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id::text",
                 tenant_id,
                 workflow["id"],
                 input,
@@ -112,6 +103,18 @@ class WorkflowStore:
                 idempotency_key,
                 plan,
             )
+            if run_id is None:
+                found = await c.fetchrow(
+                    "SELECT id::text, workflow_id::text, input FROM workflow_runs WHERE idempotency_key = $1",
+                    idempotency_key,
+                )
+                assert found is not None  # the row the insert ran into
+                if found["workflow_id"] != workflow["id"] or found["input"] != input:
+                    raise ConflictError(
+                        "this Idempotency-Key started a run of another workflow or input",
+                        details={"header": "Idempotency-Key", "run": found["id"]},
+                    )
+                return found["id"], False
         return run_id, True
 
     async def run(self, tenant_id: str, run_id: str) -> dict[str, Any]:
@@ -154,12 +157,20 @@ class PostgresRunLog:
         self.db = Database(database_url, size=4)
         self.redis = Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
         self._connected = False
+        self._connecting = asyncio.Lock()
 
     async def _ready(self) -> Database:
+        """Connected once, however many steps ask at the same moment."""
         if not self._connected:
-            await self.db.connect()
-            self._connected = True
+            async with self._connecting:
+                if not self._connected:
+                    await self.db.connect()
+                    self._connected = True
         return self.db
+
+    async def _execute(self, query: str, *args: Any) -> None:
+        async with (await self._ready()).system() as c:
+            await c.execute(query, *args)
 
     async def load(self, run_id: str) -> RunRecord:
         db = await self._ready()
@@ -199,59 +210,51 @@ class PostgresRunLog:
         return [r["id"] for r in rows]
 
     async def run_started(self, run_id: str) -> None:
-        db = await self._ready()
-        async with db.system() as c:
-            await c.execute(
-                "UPDATE workflow_runs SET status = 'running', started_at = coalesce(started_at, now()),"
-                " updated_at = now() WHERE id = $1::uuid AND status IN ('pending', 'running')",
-                run_id,
-            )
+        await self._execute(
+            "UPDATE workflow_runs SET status = 'running', started_at = coalesce(started_at, now()),"
+            " updated_at = now() WHERE id = $1::uuid AND status IN ('pending', 'running')",
+            run_id,
+        )
 
     async def step_started(self, run_id: str, step: str, attempt: int) -> None:
-        db = await self._ready()
-        async with db.system() as c:
-            await c.execute(
-                "INSERT INTO workflow_steps (run_id, tenant_id, step, status, attempts, started_at)"
-                " SELECT id, tenant_id, $2, 'running', $3, now() FROM workflow_runs WHERE id = $1::uuid"
-                " ON CONFLICT (run_id, step) DO UPDATE SET status = 'running', attempts = EXCLUDED.attempts,"
-                " started_at = coalesce(workflow_steps.started_at, now())",
-                run_id,
-                step,
-                attempt,
-            )
+        await self._execute(
+            "INSERT INTO workflow_steps (run_id, tenant_id, step, status, attempts, started_at)"
+            " SELECT id, tenant_id, $2, 'running', $3, now() FROM workflow_runs WHERE id = $1::uuid"
+            " ON CONFLICT (run_id, step) DO UPDATE SET status = 'running', attempts = EXCLUDED.attempts,"
+            " started_at = coalesce(workflow_steps.started_at, now())",
+            run_id,
+            step,
+            attempt,
+        )
 
     async def step_finished(self, run_id: str, outcome: StepOutcome) -> None:
         status = "failed" if outcome.status == "cancelled" else outcome.status
-        db = await self._ready()
-        async with db.system() as c:
-            await c.execute(
-                "INSERT INTO workflow_steps"
-                " (run_id, tenant_id, step, status, attempts, output, error, finished_at)"
-                " SELECT id, tenant_id, $2, $3, $4, $5, $6, now() FROM workflow_runs WHERE id = $1::uuid"
-                " ON CONFLICT (run_id, step) DO UPDATE SET status = EXCLUDED.status,"
-                " attempts = EXCLUDED.attempts, output = EXCLUDED.output, error = EXCLUDED.error,"
-                " finished_at = now()",
-                run_id,
-                outcome.step,
-                status,
-                outcome.attempts,
-                outcome.output,
-                outcome.error,
-            )
+        await self._execute(
+            "INSERT INTO workflow_steps"
+            " (run_id, tenant_id, step, status, attempts, output, error, finished_at)"
+            " SELECT id, tenant_id, $2, $3, $4, $5, $6, now() FROM workflow_runs WHERE id = $1::uuid"
+            " ON CONFLICT (run_id, step) DO UPDATE SET status = EXCLUDED.status,"
+            " attempts = EXCLUDED.attempts, output = EXCLUDED.output, error = EXCLUDED.error,"
+            " finished_at = now()",
+            run_id,
+            outcome.step,
+            status,
+            outcome.attempts,
+            outcome.output,
+            outcome.error,
+        )
 
     async def run_finished(
         self, run_id: str, status: RunStatus, output: Any, error: dict[str, Any] | None
     ) -> None:
-        db = await self._ready()
-        async with db.system() as c:
-            await c.execute(
-                "UPDATE workflow_runs SET status = $2, output = $3, error = $4, finished_at = now(),"
-                " updated_at = now() WHERE id = $1::uuid",
-                run_id,
-                status,
-                output,
-                error,
-            )
+        await self._execute(
+            "UPDATE workflow_runs SET status = $2, output = $3, error = $4, finished_at = now(),"
+            " updated_at = now() WHERE id = $1::uuid",
+            run_id,
+            status,
+            output,
+            error,
+        )
 
     async def event(self, run_id: str, kind: str, data: Mapping[str, Any]) -> None:
         if self.redis is None:

@@ -1,13 +1,16 @@
-"""`agentctl agents`: list, show and invoke agents in process (no Ray)."""
+"""`agentctl agents`: list, show and invoke agents in process (no Ray); publish versions, roll back and
+promote canaries on the running platform."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +27,10 @@ from agents.runner import RunContext, TextChunk
 from serve_app.cli.output import console, fail, print_json, table
 from serve_app.runtime import build_runner, choose_provider
 from serve_app.settings import get_settings
+
+if TYPE_CHECKING:
+    from serve_app.releases import ReleaseStore
+    from serve_app.routing import Release
 
 app = typer.Typer(help="List, show and invoke agents.", no_args_is_help=True)
 
@@ -172,3 +179,93 @@ async def _run(
     sys.stdout.write("\n")
     assert final is not None
     return final
+
+
+# -- versions -----------------------------------------------------------------------------------------
+
+
+def _releasing(work: Callable[[ReleaseStore], Awaitable[Release]]) -> Release:
+    """Runs `work` on the platform's database and announces the release it returns to the serving
+    processes (through the platform's Redis)."""
+    # Imported here: the policy engine's native library, loaded before `ray.init` in the same process
+    # (`agentctl up` imports every command), makes Ray's GCS client abort.
+    from redis.asyncio import Redis
+
+    from serve_app.db import Database, DatabaseUnavailableError
+    from serve_app.embedded import ServiceError, ensure_services
+    from serve_app.errors import PlatformError
+    from serve_app.releases import ReleaseStore, announce
+
+    try:
+        services = ensure_services(get_settings())
+    except ServiceError as exc:
+        fail(exc.summary)
+
+    async def run() -> Release:
+        db = await Database(services.database_url, size=1).connect()
+        redis = Redis.from_url(services.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            release = await work(ReleaseStore(db))
+            await announce(redis, release)
+            return release
+        finally:
+            await redis.aclose()
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except (PlatformError, DatabaseUnavailableError) as exc:
+        fail(exc.message)
+
+
+def _actor() -> str:
+    """Who a release made from the command line is recorded as."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # a container's user may have no name
+        return "cli"
+
+
+def _show_release(release: Release, as_json: bool) -> None:
+    if as_json:
+        print_json(release.public())
+        return
+    canary = f", canary {release.canary} at {release.canary_percent} %" if release.canary else ""
+    console.print(f"{release.name}: active {release.active}{canary} (revision {release.revision})")
+
+
+@app.command()
+def publish(
+    path: Annotated[Path, typer.Argument(help="the agent's definition (YAML or JSON)")],
+    canary: Annotated[
+        int | None, typer.Option(min=1, max=99, help="a canary taking this share of calls, in percent")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store a new version of an agent and make it active (or its canary) on the running platform."""
+    try:
+        spec = AgentSpec.from_file(path)
+    except DefinitionError as exc:
+        fail("the definition is not valid", lines=exc.lines())
+    baseline = _agent(_catalog(), spec.name)
+    if spec.category != baseline.category:
+        fail(f"{spec.name} is in category {baseline.category}, not {spec.category}")
+    _show_release(_releasing(lambda store: store.publish(spec, baseline, _actor(), canary)), as_json)
+
+
+@app.command()
+def rollback(
+    name: str,
+    version: Annotated[str | None, typer.Option(help="default: the version before the active one")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make an earlier version of an agent active again (and end any canary)."""
+    baseline = _agent(_catalog(), name)
+    _show_release(_releasing(lambda store: store.rollback(baseline, version, _actor())), as_json)
+
+
+@app.command()
+def promote(name: str, as_json: JsonFlag = False) -> None:
+    """Make an agent's canary its active version."""
+    baseline = _agent(_catalog(), name)
+    _show_release(_releasing(lambda store: store.promote(baseline, _actor())), as_json)

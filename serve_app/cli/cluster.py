@@ -57,9 +57,10 @@ def render_command(
         fail("the catalogue does not load; nothing was written", lines=exc.lines())
     except ManifestError as exc:
         fail(str(exc))
+    sizes = {file: object_bytes(manifest) for file, manifest in manifests.items()}
     for path in write(manifests, output):
-        console.print(f"wrote {path} ({object_bytes(manifests[path.name]):,} bytes as JSON)")
-    size = object_bytes(manifests["rayservice.yaml"])
+        console.print(f"wrote {path} ({sizes[path.name]:,} bytes as JSON)")
+    size = sizes["rayservice.yaml"]
     console.print(
         f"RayService {name}: {len(catalog)} agents, {size / MAX_OBJECT_BYTES:.1%} of the 1 MiB object "
         f"limit; the replicas read the definitions from {image}"

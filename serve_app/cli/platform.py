@@ -133,7 +133,7 @@ def _prepare_database(settings: Settings, url: str, catalog: Catalog) -> dict[st
 
     import asyncpg
 
-    from dag.spec import Workflow
+    from dag.spec import Workflow, workflow_files
     from dag.validate import check
     from serve_app.db import Database, DatabaseUnavailableError, upgrade
     from serve_app.security.secrets import WeakSecretError, signing_keys
@@ -147,15 +147,17 @@ def _prepare_database(settings: Settings, url: str, catalog: Catalog) -> dict[st
     password = secrets.token_urlsafe(18)
 
     async def prepare() -> str | None:
+        # Checked before anything is stored: a bad file must not cost the admin's one-time credentials.
+        shipped = [Workflow.from_file(path) for path in workflow_files(settings.definitions_dir)]
+        for workflow in shipped:
+            check(workflow, catalog)
         await upgrade(url)
         db = await Database(url, size=1).connect()
         try:
             key = await Store(db, pepper).bootstrap(settings.admin_email, password)
             if key is not None:
                 workflows = WorkflowStore(db)
-                for path in sorted((settings.definitions_dir / "workflows").glob("*.yaml")):
-                    workflow = Workflow.from_file(path)
-                    check(workflow, catalog)
+                for workflow in shipped:
                     await workflows.create(DEFAULT_TENANT, workflow, "system")
             return key
         finally:

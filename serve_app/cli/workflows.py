@@ -30,7 +30,9 @@ COLOURS = {"succeeded": "green", "failed": "red", "cancelled": "red", "running":
 def _files(paths: list[Path] | None) -> list[Path]:
     if paths:
         return paths
-    return sorted((get_settings().definitions_dir / "workflows").glob("*.yaml"))
+    from dag.spec import workflow_files
+
+    return workflow_files(get_settings().definitions_dir)
 
 
 @app.command()

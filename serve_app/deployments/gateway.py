@@ -12,14 +12,14 @@ import logging
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from pydantic import ValidationError
 from ray import serve
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from starlette.responses import Response
 
-from agents import Catalog
+from agents import AgentSpec, Catalog
 from agents.errors import DefinitionError, UnknownAgentError
 from dag import engine
 from serve_app.api import new_api
@@ -39,13 +39,16 @@ from serve_app.routes.invoke import (
     respond,
 )
 from serve_app.routes.records import records_router
+from serve_app.routes.releases import releases_router
+from serve_app.routes.ui import mount_ui
 from serve_app.routes.workflows import workflows_router
+from serve_app.routing import split_version
 from serve_app.service import CatalogConfig, StreamOpening, digest, parse_catalog, with_definitions
 from serve_app.settings import get_settings
 from serve_app.workflows import PLATFORM_CALL, PLATFORM_LOG
 
 log = logging.getLogger(__name__)
-READY_CACHE_SECONDS = 2.0
+STATUS_CACHE_SECONDS = 2.0
 
 
 @serve.ingress()
@@ -61,16 +64,25 @@ class Gateway:
         self._handles: dict[str, DeploymentHandle[Any]] = {}
         self.digest = ""
         self.rejected: str | None = None
-        self._readiness: tuple[float, tuple[bool, dict[str, Any]]] = (0.0, (False, {}))
+        self._status: tuple[float, list[dict[str, Any]]] = (0.0, [])
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         api = new_api("AI Agents Platform", self.settings)
-        api.include_router(catalog_router(self.catalog, [self.control.requires("agents:read")]))
+        api.include_router(catalog_router(self.catalog, [self.control.requires("agents:read")], self._shown))
+        api.include_router(releases_router(self.control, self.catalog))
         api.include_router(invoke_router(self, self.control, path="/v1/agents/{name}/invoke"))
         api.include_router(health_router(self._ready, self._info))
         api.include_router(identity_router(self.control))
         api.include_router(records_router(self.control))
         api.include_router(workflows_router(self.control, self.catalog, self._engine))
+        analytics = Depends(self.control.requires("analytics:read"))
+
+        @api.get("/v1/deployments", tags=["health"], dependencies=[analytics])
+        async def deployments() -> dict[str, Any]:
+            """Serve's applications and deployments, with their replicas by state."""
+            return {"applications": await self._applications()}
+
+        mount_ui(api, self.settings.ui_dir)
 
         @api.post(
             "/v1/categories/{category}/agents/{name}/invoke",
@@ -127,8 +139,12 @@ class Gateway:
 
     # -- forwarding (the Invoker protocol of routes.invoke) --------------------------------------
 
+    async def _shown(self, name: str) -> AgentSpec:
+        routing = await self.control.routing(None)
+        return routing.shown(self.catalog().find, name)
+
     def category_of(self, name: str) -> str:
-        return self.catalog().get(name).category
+        return self.catalog().get(split_version(name)[0]).category
 
     def _handle(self, name: str) -> DeploymentHandle[Any]:
         return self._handles[self.category_of(name)]
@@ -181,13 +197,17 @@ class Gateway:
             "rejected": self.rejected,
         }
 
+    async def _applications(self) -> list[dict[str, Any]]:
+        checked, applications = self._status
+        if time.monotonic() - checked >= STATUS_CACHE_SECONDS:
+            applications = await asyncio.to_thread(_serve_applications)
+            self._status = (time.monotonic(), applications)
+        return applications
+
     async def _ready(self) -> tuple[bool, dict[str, Any]]:
-        checked, answer = self._readiness
-        if time.monotonic() - checked < READY_CACHE_SECONDS:
-            return answer
-        answer = await asyncio.to_thread(_serve_readiness)
-        self._readiness = (time.monotonic(), answer)
-        return answer
+        applications = await self._applications()
+        not_running = sorted(a["name"] for a in applications if a["status"] != "RUNNING")
+        return not not_running, {"applications": len(applications), "not_running": not_running}
 
 
 def _unavailable(exc: Exception) -> Exception:
@@ -199,11 +219,24 @@ def _unavailable(exc: Exception) -> Exception:
     )
 
 
-def _serve_readiness() -> tuple[bool, dict[str, Any]]:
-    status = serve.status()
-    apps = {
-        name: str(app.status.value if hasattr(app.status, "value") else app.status)
-        for name, app in status.applications.items()
-    }
-    not_running = sorted(name for name, state in apps.items() if state != "RUNNING")
-    return not not_running, {"applications": len(apps), "not_running": not_running}
+def _name(status: Any) -> str:
+    return str(status.value if hasattr(status, "value") else status)
+
+
+def _serve_applications() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "status": _name(app.status),
+            "deployments": [
+                {
+                    "name": deployment_name,
+                    "status": _name(deployment.status),
+                    "replicas": {_name(state): n for state, n in deployment.replica_states.items()},
+                    "message": deployment.message,
+                }
+                for deployment_name, deployment in app.deployments.items()
+            ],
+        }
+        for name, app in sorted(serve.status().applications.items())
+    ]

@@ -13,6 +13,7 @@ from serve_app.policy.engine import (
     RoleSpec,
     RolesSpec,
     load_policy,
+    platform_roles,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "RoleSpec",
     "RolesSpec",
     "load_policy",
+    "platform_roles",
 ]

@@ -10,6 +10,7 @@ No error allows: a caller that cannot get a decision must refuse the request.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -221,7 +222,7 @@ class RegoPolicy(_CachedPolicy):
         super().__init__(platform_tenant=platform_tenant, cache_size=cache_size)
         directory = policy_dir if policy_dir is not None else POLICY_DIR
         self.policy_file = directory / POLICY_FILE
-        roles = RolesSpec.from_file(directory / ROLES_FILE)
+        roles = platform_roles() if policy_dir is None else RolesSpec.from_file(directory / ROLES_FILE)
         try:
             source = self.policy_file.read_text(encoding="utf-8")
         except OSError as exc:
@@ -310,6 +311,12 @@ class OpaPolicy(_CachedPolicy):
                 f"OPA at {self.endpoint} answered no {{allow, reason}} result; is agents.authz loaded?"
             )
         return decision
+
+
+@functools.cache
+def platform_roles() -> RolesSpec:
+    """The roles of this package's `roles.yaml`, read once per process."""
+    return RolesSpec.from_file(POLICY_DIR / ROLES_FILE)
 
 
 def load_policy(opa_url: str | None, *, platform_tenant: str = "default") -> PolicyEngine:

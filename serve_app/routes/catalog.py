@@ -7,14 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from agents import Catalog
+from agents import AgentSpec, Catalog
 from serve_app.models import AgentDetail, AgentPage, AgentSummary, CategoryResponse
 
 
 def catalog_router(
-    current: Callable[[], Catalog], guards: Sequence[Callable[..., Awaitable[Any]]] = ()
+    current: Callable[[], Catalog],
+    guards: Sequence[Callable[..., Awaitable[Any]]] = (),
+    shown: Callable[[str], Awaitable[AgentSpec]] | None = None,
 ) -> APIRouter:
-    """`guards`: dependencies every route runs first (the credentials check)."""
+    """`guards`: dependencies every route runs first (the credentials check). `shown`: the definition an
+    agent's page shows (its active version, or the one `name@version` names); the catalogue's by default."""
     router = APIRouter(prefix="/v1", tags=["catalogue"], dependencies=[Depends(g) for g in guards])
 
     @router.get("/categories", response_model=list[CategoryResponse])
@@ -39,6 +42,6 @@ def catalog_router(
         "/agents/{name}", response_model=AgentDetail, responses={404: {"description": "no such agent"}}
     )
     async def agent(name: str) -> AgentDetail:
-        return AgentDetail.of(current().get(name))
+        return AgentDetail.of(await shown(name) if shown else current().get(name))
 
     return router

@@ -17,6 +17,7 @@ from serve_app.idempotency import Replay
 from serve_app.logcontext import bound
 from serve_app.models import InvokeRequest, InvokeResponse
 from serve_app.responses import JSONResponse
+from serve_app.routing import split_version
 from serve_app.service import StreamOpening
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -63,7 +64,7 @@ async def respond(
     caller = None
     if control is not None and control.enabled:
         principal = await control.authenticate(request)
-        resource = {"category": invoker.category_of(name), "agent": name}
+        resource = {"category": invoker.category_of(name), "agent": split_version(name)[0]}
         control.authorize(principal, "agents:invoke", resource)
         caller = Caller.of(principal)
     with bound(agent=name, tenant=caller.tenant_id if caller else None):

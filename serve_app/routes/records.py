@@ -14,6 +14,7 @@ from serve_app.audit import follow
 from serve_app.control import Control
 from serve_app.errors import BadRequestError
 from serve_app.policy import Principal
+from serve_app.store import UsageKey
 
 Name = Annotated[str | None, Query(max_length=120)]
 
@@ -77,16 +78,37 @@ def records_router(control: Control) -> APIRouter:
         principal: Annotated[Principal, Depends(control.requires("analytics:read"))],
         since: dt.date | None = None,
         until: dt.date | None = None,
-        group_by: Literal["day", "category", "agent"] = "day",
+        group_by: UsageKey = "day",
+        split: Annotated[UsageKey | None, Query(description="a second key: one row per pair")] = None,
     ) -> dict[str, Any]:
+        """Calls, errors, tokens and cost per day, category, agent or tenant. Grouping by tenant spans
+        every tenant and needs `analytics:platform`; everything else is the caller's tenant."""
         until = until or dt.datetime.now(dt.UTC).date()
         since = since or until - dt.timedelta(days=30)
         if since > until or (until - since).days > 366:
             raise BadRequestError(
                 "since must be before until, at most 366 days apart", details={"field": "since"}
             )
-        rows = await control.store.usage(principal.tenant_id, since=since, until=until, group_by=group_by)
-        return {"since": since, "until": until, "group_by": group_by, "items": rows}
+        if split == group_by:
+            raise BadRequestError("split must differ from group_by", details={"field": "split"})
+        scope: str | None = principal.tenant_id
+        if "tenant" in (group_by, split):
+            control.authorize(principal, "analytics:platform")
+            scope = None
+        rows = await control.store.usage(scope, since=since, until=until, group_by=group_by, split=split)
+        return {"since": since, "until": until, "group_by": group_by, "split": split, "items": rows}
+
+    @router.get("/analytics/overview")
+    async def overview(
+        principal: Annotated[Principal, Depends(control.requires("analytics:read"))],
+        minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60,
+    ) -> dict[str, Any]:
+        """The last `minutes` of agent calls: totals (calls, errors, error rate, p50/p95 latency, tokens,
+        cost) and the same in about 60 buckets."""
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
+        bucket = max(10, minutes)  # seconds: 60 buckets a window
+        found = await control.store.overview(principal.tenant_id, since=since, bucket_seconds=bucket)
+        return {"since": since, "minutes": minutes, "bucket_seconds": bucket, **found}
 
     @router.get("/analytics/agents")
     async def agents(
@@ -98,6 +120,18 @@ def records_router(control: Control) -> APIRouter:
         rows = await control.store.agent_stats(principal.tenant_id, since=since, limit=limit)
         return {"since": since, "items": rows}
 
+    @router.get("/analytics/versions")
+    async def versions(
+        principal: Annotated[Principal, Depends(control.requires("analytics:read"))],
+        agent: Annotated[str, Query(min_length=1, max_length=120)],
+        hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
+    ) -> dict[str, Any]:
+        """One agent's calls by version (calls, error rate, p50/p95 latency, cost): a canary against the
+        active version."""
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+        rows = await control.store.version_stats(principal.tenant_id, agent=agent, since=since)
+        return {"agent": agent, "since": since, "items": rows}
+
     @router.get("/events", response_class=StreamingResponse)
     async def events(
         principal: Annotated[Principal, Depends(control.requires("events:read"))],
@@ -107,7 +141,7 @@ def records_router(control: Control) -> APIRouter:
 
         async def stream() -> AsyncIterator[str]:
             async for event_id, event in follow(
-                control.redis, principal.tenant_id, last_id=last_event_id or "$"
+                control.streams, principal.tenant_id, last_id=last_event_id or "$"
             ):
                 yield sse.event("execution", event, event_id=event_id) if event_id else ": keep-alive\n\n"
 

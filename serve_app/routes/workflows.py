@@ -170,7 +170,7 @@ def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: E
         await (await store()).run(principal.tenant_id, run_id)  # 404 for other tenants' runs
 
         async def stream() -> AsyncIterator[str]:
-            async for entry_id, fields in read_stream(control.redis, run_events_key(run_id), last_id="0"):
+            async for entry_id, fields in read_stream(control.streams, run_events_key(run_id), last_id="0"):
                 if not entry_id:
                     yield ": keep-alive\n\n"
                     continue

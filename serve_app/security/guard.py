@@ -153,6 +153,12 @@ class Guard:
         except (RedisError, OSError) as exc:
             raise UnavailableError("the token cannot be revoked: Redis is unavailable") from exc
 
+    async def is_revoked(self, claims: Claims) -> bool:
+        try:
+            return bool(await self.redis.exists(revoked_token_key(claims.jti)))
+        except (RedisError, OSError) as exc:
+            raise UnavailableError("revocation cannot be checked: Redis is unavailable") from exc
+
     async def mark_key_revoked(self, key: ApiKey) -> None:
         self.forget_key(key.prefix)
         # Should Redis be down, the revoked row still wins once caches expire (KEY_CACHE_SECONDS).

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import DEFINITIONS
 from tests.services import create_database, drop_database, without_db
@@ -32,6 +33,8 @@ class Platform:
     definitions: Path
     up_seconds: float
     api_key: str = ""
+    email: str = ""
+    password: str = ""
 
     def agentctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -50,6 +53,12 @@ class Platform:
 # before the integration tests start their own.
 @pytest.fixture(scope="package")
 def platform() -> Iterator[Platform]:
+    """`AAP_E2E_PLATFORM=<file>` runs the tests against a platform already up instead: the file holds its
+    `url`, admin `api_key`, `email` and `password` (for work on the browser tests)."""
+    if reuse := os.environ.get("AAP_E2E_PLATFORM"):
+        found = json.loads(Path(reuse).read_text())
+        yield Platform(found["url"], dict(os.environ), DEFINITIONS, 0.0, **_admin(found))
+        return
     # A short path: Ray puts Unix sockets under it.
     root = Path(tempfile.mkdtemp(prefix="aap-e2e-", dir="/tmp"))
     definitions = root / "definitions"
@@ -80,7 +89,8 @@ def platform() -> Iterator[Platform]:
     try:
         up = started.agentctl("up", "--json")
         info = json.loads(up.stdout)
-        yield Platform(info["api"], env, definitions, info["seconds"], info["admin"]["api_key"])
+        admin = info["admin"]
+        yield Platform(info["api"], env, definitions, info["seconds"], **_admin(admin))
     finally:
         started.agentctl("down", check=False)
         if server:
@@ -88,11 +98,94 @@ def platform() -> Iterator[Platform]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _admin(found: dict[str, str]) -> dict[str, str]:
+    return {"api_key": found["api_key"], "email": found["email"], "password": found["password"]}
+
+
+# -- the web UI in a browser ---------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Assertions wait this long for the page (Playwright's default, 5 s, is short on two busy cores).
+expect.set_options(timeout=20_000)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "ui"
+
+
+@dataclass
+class UI:
+    """A Playwright page signed in to the platform's web UI as the admin."""
+
+    page: Page
+    platform: Platform
+
+    def goto(self, route: str) -> None:
+        """Open `route` (`"#/agents"`) and wait until its page has drawn itself."""
+        self.page.goto(f"{self.platform.url}/ui/{route}")
+        path = route.removeprefix("#/").partition("?")[0]
+        expect(self.page.locator(f'main .page[data-route="{path}"]:not([aria-busy])')).to_be_visible(
+            timeout=30_000
+        )
+
+    def shot(self, name: str) -> Path:
+        """A full-page screenshot, kept as a test artifact."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.evaluate("window.scrollTo(0, 0)")  # else the sticky header is drawn mid-page
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+    def sign_in(self, email: str, password: str) -> None:
+        sign_in(self.page, self.platform.url, email, password)
+
+
+def sign_in(page: Page, url: str, email: str, password: str) -> None:
+    """Signs in through the form; returns once the page it leads to has drawn itself."""
+    page.goto(f"{url}/ui/#/signin")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    expect(page.locator("main .page:not(.page-signin):not([aria-busy])")).to_be_visible(timeout=30_000)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_page(browser: Browser) -> Iterator[Page]:
+    """A fresh context (no cookies); fails the test on any uncaught error in the page's scripts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def ui(platform: Platform, browser_page: Page) -> UI:
+    signed_in = UI(browser_page, platform)
+    signed_in.sign_in(platform.email, platform.password)
+    return signed_in
+
+
 # -- metrics ------------------------------------------------------------------------------------------
 
 
-def requests_counted(port: int, agents: set[str]) -> float:
-    """`ray_agent_requests_total` of `agents` on one node's metrics exporter (0 if the node is gone)."""
+def requests_counted(ports: list[int], agents: set[str]) -> float:
+    """`ray_agent_requests_total` of `agents` on the nodes' metrics exporters (a node gone counts 0)."""
+    return sum(_counted_on(port, agents) for port in ports)
+
+
+def _counted_on(port: int, agents: set[str]) -> float:
     try:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.HTTPError:
@@ -107,10 +200,10 @@ def requests_counted(port: int, agents: set[str]) -> float:
 def settled(ports: list[int], agents: set[str]) -> float:
     """The count once it stops moving: the exporters report every 10 s, so calls made just before may not
     be in it yet."""
-    last = sum(requests_counted(p, agents) for p in ports)
+    last = requests_counted(ports, agents)
     for _ in range(6):
         time.sleep(11)
-        now = sum(requests_counted(p, agents) for p in ports)
+        now = requests_counted(ports, agents)
         if now == last:
             return now
         last = now
@@ -121,7 +214,7 @@ def counted(ports: list[int], agents: set[str], expected: float, within: float =
     """The count once it reaches `expected`, or whatever it is after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
-        found = sum(requests_counted(p, agents) for p in ports)
+        found = requests_counted(ports, agents)
         if found >= expected or time.monotonic() > deadline:
             return found
         time.sleep(1)

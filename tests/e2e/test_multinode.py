@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,7 +88,7 @@ def two_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess
         if worker is not None and worker.poll() is None:
             _kill_tree(worker.pid)
         cluster.stop()
-        subprocess.run(["rm", "-rf", str(root)], check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _status(gcs: str, env: dict[str, str]) -> str:

@@ -1,18 +1,25 @@
-"""`agentctl db|tenants|users|keys` against a real PostgreSQL."""
+"""`agentctl db|tenants|users|keys` and agent versions against a real PostgreSQL (and Redis)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import secrets
+from pathlib import Path
 
 import pytest
+import redis
+import yaml
 from typer.testing import CliRunner
 
+from agents import Catalog
 from serve_app.cli import app
 from serve_app.db import Database
+from serve_app.routing import CHANNEL
+from serve_app.service import definition
 from serve_app.settings import get_settings
 from serve_app.store import Store
+from tests.conftest import DEFINITIONS
 
 cli = CliRunner()
 
@@ -65,3 +72,28 @@ def test_tenants_users_and_keys_from_the_command_line(database_url: str) -> None
     assert missing.exit_code == 1 and "no API key" in missing.output
     bad_role = cli.invoke(app, ["users", "create", "x@y.example", "--role", "owner", "--tenant", tenant])
     assert bad_role.exit_code != 0
+
+
+def test_agent_versions_from_the_command_line(
+    database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    agent = "marketing_ab_test_designer"
+    spec = Catalog.load(DEFINITIONS).get(agent)
+    newer = tmp_path / f"{agent}.yaml"
+    newer.write_text(yaml.safe_dump({**definition(spec), "version": "1.2.0"}))
+    heard = redis.Redis.from_url(redis_url).pubsub()  # type: ignore[no-untyped-call]
+    heard.subscribe(CHANNEL)
+    published = json.loads(run("agents", "publish", str(newer), "--canary", "10", "--json"))
+    assert (published["active"], published["canary"], published["canary_percent"]) == ("1.0.0", "1.2.0", 10)
+    messages = [heard.get_message(timeout=2) for _ in range(2)]
+    assert any(m and m["type"] == "message" and agent.encode() in m["data"] for m in messages)
+    assert json.loads(run("agents", "promote", agent, "--json"))["active"] == "1.2.0"
+    assert "active 1.0.0" in run("agents", "rollback", agent)
+    again = cli.invoke(app, ["agents", "promote", agent])
+    assert again.exit_code == 1 and "has no canary to promote" in again.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump({**definition(spec), "version": "x"}))
+    refused = cli.invoke(app, ["agents", "publish", str(broken)])
+    assert refused.exit_code == 1 and "/version" in refused.output

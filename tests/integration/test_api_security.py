@@ -12,11 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agents import AgentRunner, Catalog
 from agents.providers import FunctionProvider, OfflineProvider
 from agents.providers.base import ModelRequest
+from serve_app import audit
 from serve_app.api import new_api
+from serve_app.audit import read_stream
 from serve_app.control import Control
 from serve_app.routes.catalog import catalog_router
 from serve_app.routes.identity import identity_router
@@ -24,7 +27,7 @@ from serve_app.routes.invoke import invoke_router
 from serve_app.routes.records import records_router
 from serve_app.service import AgentService
 from serve_app.settings import Settings
-from serve_app.store import Store
+from serve_app.store import DEFAULT_TENANT, Store
 from tests.fakes.tcp_proxy import TcpProxy
 
 WRITER = "marketing_content_writer"
@@ -280,3 +283,168 @@ async def test_postgres_down_gives_503_and_recorded_calls_land_when_it_returns(p
     rows = (await platform.http.get("/v1/executions", headers=admin)).json()["items"]
     assert during.json()["request_id"] in {r["request_id"] for r in rows}
     assert len(rows) == 2
+
+
+# -- the web UI's session, /v1/me, users and roles, dashboards --------------------------------------------
+
+
+async def _session(platform: Platform, role: str, tenant: str | None = None) -> tuple[str, httpx.Response]:
+    email = f"{role}-{secrets.token_hex(3)}@example.com"
+    await platform.store.create_user(tenant or platform.tenant, email, PASSWORD, role)  # type: ignore[arg-type]
+    platform.http.cookies.clear()
+    answer = await platform.http.post(
+        "/v1/auth/token", json={"email": email, "password": PASSWORD, "session": True}
+    )
+    assert answer.status_code == 200, answer.text
+    return email, answer
+
+
+def _refresh_cookie(answer: httpx.Response) -> str:
+    header = answer.headers["set-cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
+    assert {"httponly", "path", "samesite", "max-age"} <= attributes, header
+    assert "Path=/v1/auth" in header and "SameSite=strict" in header
+    return header.split(";")[0].partition("=")[2]
+
+
+async def _refresh(platform: Platform, cookie: str) -> httpx.Response:
+    platform.http.cookies.clear()
+    return await platform.http.post("/v1/auth/refresh", headers={"cookie": f"agents_refresh={cookie}"})
+
+
+async def test_a_session_cookie_is_traded_once_for_a_new_token_and_signed_out(platform: Platform) -> None:
+    _, signed_in = await _session(platform, "developer")
+    first = _refresh_cookie(signed_in)
+    refreshed = await _refresh(platform, first)
+    assert refreshed.status_code == 200, refreshed.text
+    second = _refresh_cookie(refreshed)
+    token = refreshed.json()["access_token"]
+    assert second != first and token != signed_in.json()["access_token"]
+    bearer = {"authorization": f"Bearer {token}"}
+    assert (await platform.http.get("/v1/agents?limit=1", headers=bearer)).status_code == 200
+    # The cookie is used up; neither kind of token passes for the other.
+    assert_error(await _refresh(platform, first), 401, "unauthorized")
+    as_bearer = await platform.http.get("/v1/agents", headers={"authorization": f"Bearer {second}"})
+    assert "access token expected" in assert_error(as_bearer, 401, "unauthorized")["message"]
+    assert_error(await _refresh(platform, token), 401, "unauthorized")
+    # Sign-out revokes the bearer token and the cookie, and clears it.
+    platform.http.cookies.clear()
+    out = await platform.http.post(
+        "/v1/auth/logout", headers={**bearer, "cookie": f"agents_refresh={second}"}
+    )
+    assert out.status_code == 204 and 'agents_refresh=""' in out.headers["set-cookie"]
+    assert_error(await _refresh(platform, second), 401, "unauthorized")
+    assert_error(await platform.http.get("/v1/agents", headers=bearer), 401, "unauthorized")
+    assert_error(await platform.http.post("/v1/auth/logout"), 401, "unauthorized")
+
+
+async def test_a_refresh_takes_the_users_current_role_and_refuses_a_disabled_user(platform: Platform) -> None:
+    admin = await platform.login("admin")
+    email, signed_in = await _session(platform, "developer")
+    users = (await platform.http.get("/v1/users", headers=admin)).json()
+    user = next(u for u in users if u["email"] == email)
+    changed = await platform.http.patch(f"/v1/users/{user['id']}", json={"role": "viewer"}, headers=admin)
+    assert changed.status_code == 200 and changed.json()["role"] == "viewer"
+    refreshed = await _refresh(platform, _refresh_cookie(signed_in))
+    assert refreshed.json()["role"] == "viewer"
+    await platform.http.patch(f"/v1/users/{user['id']}", json={"disabled": True}, headers=admin)
+    assert_error(await _refresh(platform, _refresh_cookie(refreshed)), 401, "unauthorized")
+    again = await platform.http.post("/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert_error(again, 401, "unauthorized")
+
+
+async def test_me_says_who_and_what_the_policy_allows(platform: Platform) -> None:
+    email, signed_in = await _session(platform, "developer")
+    bearer = {"authorization": f"Bearer {signed_in.json()['access_token']}"}
+    me = (await platform.http.get("/v1/me", headers=bearer)).json()
+    assert me["email"] == email and me["kind"] == "user" and me["role"] == "developer"
+    assert {"agents:invoke", "keys:manage"} <= set(me["actions"])
+    assert not {"users:manage", "keys:admin", "analytics:platform"} & set(me["actions"])
+    assert me["platform"] is False
+    viewer = (await platform.http.get("/v1/me", headers=await platform.login("viewer"))).json()
+    assert "agents:invoke" not in viewer["actions"] and "agents:read" in viewer["actions"]
+    roles = (await platform.http.get("/v1/roles", headers=bearer)).json()
+    developer = next(r for r in roles if r["name"] == "developer")
+    assert "legal" in developer["restricted_categories"] and "users:manage" not in developer["actions"]
+    assert "analytics:platform" not in next(r for r in roles if r["name"] == "admin")["actions"]
+
+
+async def test_users_are_listed_changed_and_the_last_admin_stays(platform: Platform) -> None:
+    tenant = f"{platform.tenant}-u"
+    await platform.store.create_tenant(tenant, "Users")
+    admin_email, signed_in = await _session(platform, "admin", tenant)
+    admin = {"authorization": f"Bearer {signed_in.json()['access_token']}"}
+    created = await platform.http.post(
+        "/v1/users",
+        json={"email": "Dev@Users.example", "password": PASSWORD, "role": "developer"},
+        headers=admin,
+    )
+    assert created.status_code == 201 and created.json()["email"] == "dev@users.example"
+    listed = (await platform.http.get("/v1/users", headers=admin)).json()
+    assert [u["email"] for u in listed] == [admin_email, "dev@users.example"]
+    me = next(u for u in listed if u["email"] == admin_email)
+    for change in ({"role": "viewer"}, {"disabled": True}):
+        refused = await platform.http.patch(f"/v1/users/{me['id']}", json=change, headers=admin)
+        assert assert_error(refused, 409, "conflict")["details"]["field"] == f"/{next(iter(change))}"
+    dev = next(u for u in listed if u["email"] == "dev@users.example")
+    promoted = await platform.http.patch(f"/v1/users/{dev['id']}", json={"role": "admin"}, headers=admin)
+    assert promoted.json()["role"] == "admin"
+    demoted = await platform.http.patch(f"/v1/users/{me['id']}", json={"role": "viewer"}, headers=admin)
+    assert demoted.status_code == 200 and demoted.json()["role"] == "viewer"
+    assert_error(
+        await platform.http.patch(f"/v1/users/{dev['id']}", json={}, headers=admin), 400, "bad_request"
+    )
+    bad_role = await platform.http.patch(f"/v1/users/{dev['id']}", json={"role": "root"}, headers=admin)
+    assert assert_error(bad_role, 422, "request_validation_error")["details"][0]["path"] == "/body/role"
+    for missing in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        gone = await platform.http.patch(f"/v1/users/{missing}", json={"role": "viewer"}, headers=admin)
+        assert_error(gone, 404, "not_found")
+    # Another tenant's admin neither sees nor changes these users.
+    other = await platform.login("admin")
+    assert dev["email"] not in {
+        u["email"] for u in (await platform.http.get("/v1/users", headers=other)).json()
+    }
+    across = await platform.http.patch(f"/v1/users/{dev['id']}", json={"role": "viewer"}, headers=other)
+    assert_error(across, 404, "not_found")
+    viewer = await platform.login("viewer")
+    assert_error(await platform.http.get("/v1/users", headers=viewer), 403, "forbidden")
+
+
+async def test_overview_and_usage_by_pairs_and_by_tenant(platform: Platform) -> None:
+    admin = await platform.login("admin")
+    for topic in ("a", "b", "c"):
+        await platform.http.post(invoke_path(), json={"input": {**BRIEF, "topic": topic}}, headers=admin)
+    await platform.http.post(invoke_path(), json={"input": {"topic": 5}}, headers=admin)
+    await platform.control.audit.flush()
+    overview = (await platform.http.get("/v1/analytics/overview?minutes=15", headers=admin)).json()
+    totals = overview["totals"]
+    assert (totals["calls"], totals["errors"], totals["error_rate"]) == (4, 1, 0.25)
+    assert 0 < totals["p50_ms"] <= totals["p95_ms"] and overview["bucket_seconds"] == 15
+    assert sum(b["calls"] for b in overview["series"]) == 4
+    pairs = await platform.http.get("/v1/analytics/usage?group_by=day&split=agent", headers=admin)
+    assert [(r["split"], r["calls"], r["errors"]) for r in pairs.json()["items"]] == [(WRITER, 4, 1)]
+    same = await platform.http.get("/v1/analytics/usage?group_by=agent&split=agent", headers=admin)
+    assert assert_error(same, 400, "bad_request")["details"]["field"] == "split"
+    # Every tenant's figures only for the platform tenant's admins.
+    by_tenant = await platform.http.get("/v1/analytics/usage?group_by=tenant", headers=admin)
+    assert "platform tenant" in assert_error(by_tenant, 403, "forbidden")["message"]
+    await platform.store.create_tenant(DEFAULT_TENANT, "Platform")
+    _, operator = await _session(platform, "admin", DEFAULT_TENANT)
+    operator_headers = {"authorization": f"Bearer {operator.json()['access_token']}"}
+    assert (await platform.http.get("/v1/me", headers=operator_headers)).json()["platform"] is True
+    everyone = await platform.http.get(
+        "/v1/analytics/usage?group_by=tenant&split=agent", headers=operator_headers
+    )
+    assert (platform.tenant, WRITER, 4) in {
+        (r["key"], r["split"], r["calls"]) for r in everyone.json()["items"]
+    }
+
+
+async def test_an_idle_event_stream_outwaits_the_ordinary_redis_timeout(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "STREAM_BLOCK_MS", 3000)  # longer than the ordinary client's 2 s timeout
+    idle = f"idle:{secrets.token_hex(4)}"
+    assert await asyncio.wait_for(anext(read_stream(platform.control.streams, idle)), 10) == ("", {})
+    with pytest.raises(RedisTimeoutError):
+        await anext(read_stream(platform.control.redis, idle))

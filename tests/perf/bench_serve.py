@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -186,6 +187,23 @@ def report(label: str, value: float, unit: str, goal: str, baseline: float | Non
     print(f"{label}: {value:,.2f} {unit} ({goal}){ratio}")
 
 
+@contextmanager
+def fake_anthropic(latency: float) -> Iterator[str]:
+    """The fake Messages API (tests/fakes) on a free port with `latency` seconds per answer: its URL."""
+    port = free_port()
+    fake = subprocess.Popen(
+        [sys.executable, "-W", "ignore::RuntimeWarning", "-m", "tests.fakes.anthropic_api",
+         "--port", str(port), "--latency", str(latency)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/_fake/config", timeout=30)
+        yield url
+    finally:
+        fake.terminate()
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -194,7 +212,6 @@ def main() -> None:
     print(f"  p50 {base['p50']:.1f} ms  p99 {base['p99']:.1f} ms")
 
     root = Path(tempfile.mkdtemp(prefix="aap-bench-", dir="/tmp"))
-    fake_port = free_port()
     env_backup = dict(os.environ)
     os.environ.update(
         {"AGENTS_RAY_PORT_OFFSET": "2000", "AGENTS_HTTP_PORT": "28000", "AGENTS_DATA_DIR": str(root)}
@@ -244,56 +261,38 @@ def main() -> None:
         report("PSS of the whole platform", pss_bytes(cluster) / 2**30, "GiB", "goal <= 2 GB")
         cluster.stop()
 
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-W",
-                "ignore::RuntimeWarning",
-                "-m",
-                "tests.fakes.anthropic_api",
-                "--port",
-                str(fake_port),
-                "--latency",
-                "1.0",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        os.environ.update(
-            {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{fake_port}"}
-        )
-        try:
-            wait_for_http(f"http://127.0.0.1:{fake_port}/_fake/config", timeout=30)
-            floor, failed = asyncio.run(in_process(1000))
-            report(
-                "1,000 concurrent invocations, fake Anthropic at 1 s, runner in one process",
-                floor,
-                "s",
-                "baseline",
-            )
-            print(f"  failed {failed}")
-            settings = Settings()
-            cluster = LocalCluster(settings)
-            # Warm replicas, one per core, that take the whole burst: none starts in the middle of it.
-            two = DeploymentOverride(
-                min_replicas=2, max_replicas=2, max_ongoing_requests=2000, target_ongoing_requests=2000
-            )
-            url, _ = start(settings, cluster, {"marketing": two, "gateway": two})
-            direct = f"{url}/v1/categories/marketing/agents/{WRITER}/invoke"
-            asyncio.run(burst(direct, 50))
-            for label, target in (("direct", direct), ("gateway", f"{url}/v1/agents/{WRITER}/invoke")):
-                took, statuses = asyncio.run(burst(target, 1000))
+        with fake_anthropic(1.0) as fake:
+            os.environ.update({"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": fake})
+            try:
+                floor, failed = asyncio.run(in_process(1000))
                 report(
-                    f"1,000 concurrent invocations, fake Anthropic at 1 s, {label} path",
-                    took,
-                    "s",
-                    "goal <= 2.0 s",
+                    "1,000 concurrent invocations, fake Anthropic at 1 s, runner in one process",
                     floor,
+                    "s",
+                    "baseline",
                 )
-                print(f"  statuses {statuses}")
-        finally:
-            fake.terminate()
-            cluster.stop()
+                print(f"  failed {failed}")
+                settings = Settings()
+                cluster = LocalCluster(settings)
+                # Warm replicas, one per core, that take the whole burst: none starts in the middle of it.
+                two = DeploymentOverride(
+                    min_replicas=2, max_replicas=2, max_ongoing_requests=2000, target_ongoing_requests=2000
+                )
+                url, _ = start(settings, cluster, {"marketing": two, "gateway": two})
+                direct = f"{url}/v1/categories/marketing/agents/{WRITER}/invoke"
+                asyncio.run(burst(direct, 50))
+                for label, target in (("direct", direct), ("gateway", f"{url}/v1/agents/{WRITER}/invoke")):
+                    took, statuses = asyncio.run(burst(target, 1000))
+                    report(
+                        f"1,000 concurrent invocations, fake Anthropic at 1 s, {label} path",
+                        took,
+                        "s",
+                        "goal <= 2.0 s",
+                        floor,
+                    )
+                    print(f"  statuses {statuses}")
+            finally:
+                cluster.stop()
     finally:
         os.environ.clear()
         os.environ.update(env_backup)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +112,23 @@ def test_workflows_validate_lists_every_problem(tree: Path) -> None:
     done = cli.invoke(app, ["workflows", "validate", str(broken)])
     assert done.exit_code == 1
     assert "no_such_agent" in done.output and "zz" in done.output
+
+
+def test_ray_starts_after_the_command_line_is_imported() -> None:
+    """`agentctl up` imports every command, then starts Ray in the same process: a native library loaded
+    before Ray (regopy's, through the policy engine) makes Ray's GCS client abort."""
+    root = tempfile.mkdtemp(prefix="aap-cli-", dir="/tmp")  # short: Ray puts Unix sockets under it
+    script = (
+        "import serve_app.cli, ray; "
+        f"ray.init(num_cpus=1, include_dashboard=False, _temp_dir={root!r}); ray.shutdown(); print('up')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        check=False,
+    )
+    shutil.rmtree(root, ignore_errors=True)
+    assert done.returncode == 0 and done.stdout.strip().endswith("up"), done.stderr[-2000:]

@@ -29,11 +29,13 @@ from serve_app.policy.engine import POLICY_DIR
 ACTIONS = (
     "agents:read",
     "agents:invoke",
+    "agents:publish",
     "workflows:read",
     "workflows:run",
     "workflows:manage",
     "executions:read",
     "analytics:read",
+    "analytics:platform",
     "events:read",
     "keys:manage",
     "keys:admin",
@@ -46,11 +48,13 @@ GRANTS: dict[str, frozenset[str]] = {
         {
             "agents:read",
             "agents:invoke",
+            "agents:publish",
             "workflows:read",
             "workflows:run",
             "workflows:manage",
             "executions:read",
             "analytics:read",
+            "events:read",
             "keys:manage",
         }
     ),
@@ -135,6 +139,8 @@ EDGE_CASES = [
     Case(api_key("developer", "*"), "agents:invoke", agent("legal"), False, "category legal"),
     # tenants:manage belongs to the platform tenant's admins only
     Case(user("admin"), "tenants:manage", None, True, "allowed"),
+    Case(user("admin"), "analytics:platform", None, True, "allowed"),
+    Case(user("admin", tenant="acme"), "analytics:platform", None, False, "reserved to the platform tenant"),
     Case(user("admin", tenant="acme"), "tenants:manage", None, False, "reserved to the platform tenant"),
     Case(user("developer"), "tenants:manage", None, False, "role developer may not tenants:manage"),
     Case(api_key("admin", "*", tenant="acme"), "tenants:manage", None, False, "reserved to the platform"),
