@@ -72,7 +72,7 @@ async def test_a_reload_begun_before_a_change_never_replaces_one_that_read_it(ca
             return [release("1.0.0")], [base]
         return [release("1.1.0")], [base, {**base, "version": "1.1.0"}]
 
-    feed = ReleaseFeed("marketing", load)  # type: ignore[arg-type]
+    feed = ReleaseFeed("marketing", load)
     stale = asyncio.create_task(feed.reload(None))  # type: ignore[arg-type]
     await first_read.wait()
     fresh = asyncio.create_task(feed.reload(None))  # type: ignore[arg-type]
