@@ -22,12 +22,13 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import ray
 from ray.util import metrics
 
+from dag.collaborate import CollaborationError, Observe, Session, TurnFailed, Usage, collaborate
 from dag.refs import ExpressionError, RenderError, evaluate, render
 from dag.spec import Step, Workflow
 
@@ -58,12 +59,35 @@ class StepOutcome:
     attempts: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One agent call inside a collaboration step (`graph`, `team`, `chat`), numbered from 1 in the step.
+
+    `role` says what the call was for: a graph's node id; `plan`, `task:<id>`, `review` or `answer` in a
+    team; `speaker` or `selector` in a chat. `state` is a graph's shared state after the node ran.
+    """
+
+    step: str
+    seq: int
+    role: str
+    agent: str
+    status: Literal["running", "succeeded", "failed"]
+    input: Any = None
+    output: Any = None
+    state: Any = None
+    error: dict[str, Any] | None = None
+    tokens: int = 0
+    attempts: int = 0
+
+
 @dataclass(slots=True)
 class RunRecord:
     run_id: str
     caller: Caller
     workflow: dict[str, Any]
-    plan: dict[str, dict[str, str]]  # step id -> {"agent", "category"}
+    plan: dict[
+        str, dict[str, Any]
+    ]  # step id -> {"agent", "category"}, or {"pattern", "agents": {name: category}}
     input: dict[str, Any]
     status: str
     steps: dict[str, StepOutcome] = field(default_factory=dict)  # the finished ones
@@ -87,6 +111,24 @@ class RunLog(Protocol):
     ) -> None: ...
 
     async def event(self, run_id: str, kind: str, data: Mapping[str, Any]) -> None: ...
+
+    async def turn_started(self, run_id: str, turn: Turn) -> None: ...
+
+    async def turn_finished(self, run_id: str, turn: Turn) -> None: ...
+
+    async def turns(self, run_id: str, step: str) -> list[Turn]:
+        """The step's recorded turns, by `seq`: a step run again replays the ones that succeeded."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """How one agent call ended, after its attempts."""
+
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    tokens: int = 0
 
 
 AgentCall = Callable[[str, str, dict[str, Any], Caller, str], Awaitable[tuple[int, dict[str, Any]]]]
@@ -139,6 +181,8 @@ class StepRunner:
             return await self._finish(run_id, _failed(step_id, "condition_error", str(exc), 0))
         await self.log.event(run_id, "step.started", {"step": step_id})
         target = record.plan[step_id]
+        if step.pattern is not None:
+            return await self._finish(run_id, await self._collaborate(run_id, record, step, target, context))
         if step.for_each is None:
             return await self._finish(run_id, await self._attempts(run_id, record, step, target, context))
         return await self._finish(run_id, await self._fan_out(run_id, record, step, target, context))
@@ -148,7 +192,7 @@ class StepRunner:
         run_id: str,
         record: RunRecord,
         step: Step,
-        target: dict[str, str],
+        target: dict[str, Any],
         context: dict[str, Any],
     ) -> StepOutcome:
         assert step.for_each is not None
@@ -182,7 +226,7 @@ class StepRunner:
         run_id: str,
         record: RunRecord,
         step: Step,
-        target: dict[str, str],
+        target: dict[str, Any],
         context: dict[str, Any],
         suffix: str = "",
     ) -> StepOutcome:
@@ -190,16 +234,39 @@ class StepRunner:
             payload = render(step.input, context)
         except RenderError as exc:
             return _failed(step.id, "reference_error", str(exc), 0)
+
+        async def started(attempt: int) -> None:
+            await self.log.step_started(run_id, step.id, attempt)
+
+        answer = await self._call_agent(
+            run_id, record, step, target["agent"], target["category"], payload, suffix, started
+        )
+        if answer.error is not None:
+            return StepOutcome(step.id, "failed", error=answer.error, attempts=answer.attempts)
+        return StepOutcome(step.id, "succeeded", answer.output, attempts=answer.attempts)
+
+    async def _call_agent(
+        self,
+        run_id: str,
+        record: RunRecord,
+        step: Step,
+        agent: str,
+        category: str,
+        payload: dict[str, Any],
+        suffix: str,
+        started: Callable[[int], Awaitable[None]] | None = None,
+    ) -> _Answer:
+        """One agent call with the step's retries and timeout per attempt."""
         retry = step.retry
         error: dict[str, Any] = {}
+        tokens = 0
         for attempt in range(1, retry.attempts + 1):
-            await self.log.step_started(run_id, step.id, attempt)
+            if started is not None:
+                await started(attempt)
             request_id = f"{run_id}-{step.id}{suffix}-{attempt}"
             try:
                 async with asyncio.timeout(step.timeout_s):
-                    status, body = await self.call(
-                        target["agent"], target["category"], payload, record.caller, request_id
-                    )
+                    status, body = await self.call(agent, category, payload, record.caller, request_id)
             except TimeoutError:
                 status, body = 504, {"error": {"type": "step_timeout", "message": f"over {step.timeout_s} s"}}
             except Exception as exc:
@@ -207,13 +274,106 @@ class StepRunner:
                     503,
                     {"error": {"type": "call_failed", "message": f"{type(exc).__name__}: {exc}"}},
                 )
+            usage = body.get("usage") or {}
+            tokens += int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
             if status == 200:
-                return StepOutcome(step.id, "succeeded", body.get("output"), attempts=attempt)
+                return _Answer(body.get("output"), None, attempt, tokens)
             error = {**body.get("error", {}), "status": status}
             if status not in _RETRYABLE or attempt == retry.attempts:
-                return StepOutcome(step.id, "failed", error=error, attempts=attempt)
+                return _Answer(None, error, attempt, tokens)
             await asyncio.sleep(retry.delay(attempt + 1) * (0.5 + random.random() / 2))
-        return StepOutcome(step.id, "failed", error=error, attempts=retry.attempts)
+        return _Answer(None, error, retry.attempts, tokens)
+
+    async def _collaborate(
+        self, run_id: str, record: RunRecord, step: Step, target: dict[str, Any], context: dict[str, Any]
+    ) -> StepOutcome:
+        """A graph, team or chat: each agent call a recorded turn, within the step's limits."""
+        assert step.pattern is not None
+        await self.log.step_started(run_id, step.id, 1)
+        recorded = {t.seq: t for t in await self.log.turns(run_id, step.id)}
+        limits, usage = step.limits, Usage()
+        categories: dict[str, str] = target.get("agents", {})
+
+        async def call(
+            seq: int, role: str, agent: str, payload: dict[str, Any], observe: Observe | None
+        ) -> Any:
+            if usage.calls >= limits.max_calls:
+                raise CollaborationError(
+                    "call_limit", f"over limits.max_calls ({limits.max_calls}) agent calls"
+                )
+            usage.calls += 1
+            done = recorded.get(seq)
+            if (
+                done is not None
+                and done.status == "succeeded"
+                and (done.role, done.agent, done.input)
+                == (
+                    role,
+                    agent,
+                    payload,
+                )
+            ):
+                usage.tokens += done.tokens
+                return done.output
+            turn = Turn(step.id, seq, role, agent, "running", input=payload)
+            described = {"step": step.id, "seq": seq, "role": role, "agent": agent}
+            await self.log.turn_started(run_id, turn)
+            await self.log.event(run_id, "turn.started", described)
+            try:
+                answer = await self._call_agent(
+                    run_id, record, step, agent, categories[agent], payload, f"-t{seq}"
+                )
+            except asyncio.CancelledError:
+                cancelled = {"type": "cancelled", "message": "the run was cancelled"}
+                await self.log.turn_finished(run_id, replace(turn, status="failed", error=cancelled))
+                raise
+            usage.tokens += answer.tokens
+            error, state = answer.error, None
+            if error is None and observe is not None:
+                try:
+                    state = observe(answer.output)
+                except CollaborationError as exc:
+                    error = exc.error()
+            finished = replace(
+                turn,
+                status="failed" if error else "succeeded",
+                output=answer.output,
+                state=state,
+                error=error,
+                tokens=answer.tokens,
+                attempts=answer.attempts,
+            )
+            await self.log.turn_finished(run_id, finished)
+            await self.log.event(
+                run_id,
+                "turn.finished",
+                {**described, "status": finished.status, "tokens": answer.tokens, "error": error},
+            )
+            if error is not None:
+                raise TurnFailed(
+                    str(error.get("type", "turn_failed")),
+                    f"turn {seq} ({role}, {agent}): {error.get('message', 'failed')}",
+                    turn=seq,
+                    role=role,
+                    agent=agent,
+                    cause=error,
+                )
+            if usage.tokens > limits.max_tokens:
+                raise CollaborationError(
+                    "token_limit", f"{usage.tokens} tokens, over limits.max_tokens ({limits.max_tokens})"
+                )
+            return answer.output
+
+        session = Session(call, context, target.get("roster", {}))
+        try:
+            async with asyncio.timeout(limits.max_seconds):
+                output = await collaborate(step.pattern, session)
+        except TimeoutError:
+            error = {"type": "time_limit", "message": f"over limits.max_seconds ({limits.max_seconds} s)"}
+            return StepOutcome(step.id, "failed", {"usage": usage.public()}, error, usage.calls)
+        except CollaborationError as exc:
+            return StepOutcome(step.id, "failed", {"usage": usage.public()}, exc.error(), usage.calls)
+        return StepOutcome(step.id, "succeeded", {**output, "usage": usage.public()}, attempts=usage.calls)
 
     async def _finish(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         await self.log.step_finished(run_id, outcome)

@@ -5,7 +5,8 @@ A reference is `${{ <path> }}` where the path is one of
 - `input.<field>...`                   the workflow's input;
 - `steps.<id>.output...`               a step's output (`null` when the step was skipped or failed);
 - `steps.<id>.status`                  `succeeded`, `skipped` or `failed`;
-- `<as>...`                            the current item inside a `for_each` step (`item` unless `as` is set).
+- `<as>...`                            the current item inside a `for_each` step (`item` unless `as` is set);
+- inside a collaboration step (`dag.patterns`), the names it defines there: `state`, `output`, `task`, `chat`.
 
 Fields are separated by dots and list elements are indexed with brackets:
 `steps.plan.output.sections[0].heading`; a key that is not an identifier is written `["a key"]`; `.0` is not
@@ -38,7 +39,9 @@ from typing import Any, Literal
 
 Segment = str | int
 Location = tuple[Segment, ...]
-Root = Literal["input", "steps", "item"]
+Root = Literal["input", "steps", "item", "scope"]
+Scope = frozenset[str]  # the names a collaboration step defines where a reference is written
+NO_SCOPE: Scope = frozenset()
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _OPEN = "${{"
@@ -66,12 +69,14 @@ class RenderError(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """One reference. `path` follows the root (`input`), the step id (`steps`) or the item name (`item`)."""
+    """One reference. `path` follows the root (`input`), the step id (`steps`), the item name (`item`) or
+    the scope's name (`scope`, which `name` holds)."""
 
     root: Root
     step: str | None
     path: tuple[Segment, ...]
     text: str
+    name: str | None = None
 
     @property
     def is_output(self) -> bool:
@@ -127,9 +132,14 @@ def format_path(segments: Iterable[Segment]) -> str:
     return text
 
 
-def classify(segments: tuple[Segment, ...], text: str, *, item: str | None = "item") -> Ref:
-    """The `Ref` for a parsed path; `item` is the for_each name in scope (None outside for_each)."""
+def classify(
+    segments: tuple[Segment, ...], text: str, *, item: str | None = "item", scope: Scope = NO_SCOPE
+) -> Ref:
+    """The `Ref` for a parsed path; `item` is the for_each name in scope (None outside for_each), `scope`
+    the names a collaboration step defines there."""
     head, rest = segments[0], segments[1:]
+    if head in scope:
+        return Ref("scope", None, rest, text, str(head))
     if head == "input":
         return Ref("input", None, rest, text)
     if head == "steps":
@@ -141,14 +151,14 @@ def classify(segments: tuple[Segment, ...], text: str, *, item: str | None = "it
         raise ExpressionError(text, f"expected steps.{step}.output... or steps.{step}.status")
     if item is not None and head == item:
         return Ref("item", None, rest, text)
-    names = ", ".join(n for n in ("input", "steps", item) if n)
+    names = ", ".join(n for n in ("input", "steps", item, *sorted(scope)) if n)
     raise ExpressionError(text, f"unknown name {head!r}, expected {names}")
 
 
-def parse_ref(text: str, *, item: str | None = "item") -> Ref:
+def parse_ref(text: str, *, item: str | None = "item", scope: Scope = NO_SCOPE) -> Ref:
     """The `Ref` for the expression inside one `${{ }}`."""
     stripped = text.strip()
-    return classify(parse_path(stripped), stripped, item=item)
+    return classify(parse_path(stripped), stripped, item=item, scope=scope)
 
 
 # -- templates -----------------------------------------------------------------------------------
@@ -189,9 +199,11 @@ def has_refs(value: Any) -> bool:
     return any(_OPEN in text for _, text in strings(value))
 
 
-def references(value: Any, *, item: str | None = "item") -> list[Ref]:
+def references(value: Any, *, item: str | None = "item", scope: Scope = NO_SCOPE) -> list[Ref]:
     """Every reference in a nested dict/list/str value, in document order."""
-    return [parse_ref(expr, item=item) for _, text in strings(value) for expr in expressions(text)]
+    return [
+        parse_ref(expr, item=item, scope=scope) for _, text in strings(value) for expr in expressions(text)
+    ]
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -292,7 +304,7 @@ def unwrap(when: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def parse_condition(when: str, *, item: str | None = "item") -> Condition:
+def parse_condition(when: str, *, item: str | None = "item", scope: Scope = NO_SCOPE) -> Condition:
     """Parse and check a condition against the whitelist; raises `ExpressionError`."""
     text = unwrap(when)
     if not text:
@@ -303,7 +315,7 @@ def parse_condition(when: str, *, item: str | None = "item") -> Condition:
     comparisons: list[tuple[Ref, tuple[Any, ...]]] = []
     try:
         tree = ast.parse(text, mode="eval").body
-        _check(tree, text, item, refs, comparisons)
+        _check(tree, text, item, scope, refs, comparisons)
     except SyntaxError as exc:
         raise ExpressionError(text, f"invalid syntax: {exc.msg}") from None
     except RecursionError:
@@ -311,14 +323,16 @@ def parse_condition(when: str, *, item: str | None = "item") -> Condition:
     return Condition(text, tree, tuple(refs), tuple(comparisons))
 
 
-def condition_refs(when: str, *, item: str | None = "item") -> list[Ref]:
+def condition_refs(when: str, *, item: str | None = "item", scope: Scope = NO_SCOPE) -> list[Ref]:
     """The references a condition uses; raises `ExpressionError` when it is refused."""
-    return list(parse_condition(when, item=item).refs)
+    return list(parse_condition(when, item=item, scope=scope).refs)
 
 
-def evaluate(when: str, context: Mapping[str, Any], *, item: str | None = "item") -> bool:
+def evaluate(
+    when: str, context: Mapping[str, Any], *, item: str | None = "item", scope: Scope = NO_SCOPE
+) -> bool:
     """The truth of a condition in `context`; missing paths are null."""
-    return bool(_eval(parse_condition(when, item=item).tree, context))
+    return bool(_eval(parse_condition(when, item=item, scope=scope).tree, context))
 
 
 def _is_path(node: ast.expr) -> bool:
@@ -343,11 +357,12 @@ def _check(
     node: ast.expr,
     text: str,
     item: str | None,
+    scope: Scope,
     refs: list[Ref],
     comparisons: list[tuple[Ref, tuple[Any, ...]]],
 ) -> None:
     def check(child: ast.expr) -> None:
-        _check(child, text, item, refs, comparisons)
+        _check(child, text, item, scope, refs, comparisons)
 
     if isinstance(node, ast.BoolOp):
         for value in node.values:
@@ -362,7 +377,7 @@ def _check(
                 raise ExpressionError(text, f"comparison {type(op).__name__} is not allowed")
         for operand in (node.left, *node.comparators):
             check(operand)
-        _collect_comparison(node, text, item, comparisons)
+        _collect_comparison(node, text, item, scope, comparisons)
     elif isinstance(node, ast.Constant):
         if node.value is not None and type(node.value) not in (str, int, float, bool):
             raise ExpressionError(text, f"constant {node.value!r} is not allowed")
@@ -375,13 +390,17 @@ def _check(
         if not _is_path(node):
             raise ExpressionError(text, f"{_describe(node)} is only allowed on a path such as input.x")
         path = ast.unparse(node)
-        refs.append(classify(_segments(node, path), path, item=item))
+        refs.append(classify(_segments(node, path), path, item=item, scope=scope))
     else:
         raise ExpressionError(text, _REFUSED.get(type(node), f"{_describe(node)} is not allowed"))
 
 
 def _collect_comparison(
-    node: ast.Compare, text: str, item: str | None, comparisons: list[tuple[Ref, tuple[Any, ...]]]
+    node: ast.Compare,
+    text: str,
+    item: str | None,
+    scope: Scope,
+    comparisons: list[tuple[Ref, tuple[Any, ...]]],
 ) -> None:
     if len(node.ops) != 1 or not _is_path(node.left):
         return
@@ -401,7 +420,7 @@ def _collect_comparison(
     else:
         return
     path = ast.unparse(node.left)
-    comparisons.append((classify(_segments(node.left, path), path, item=item), tuple(values)))
+    comparisons.append((classify(_segments(node.left, path), path, item=item, scope=scope), tuple(values)))
 
 
 _NODES = {

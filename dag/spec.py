@@ -1,5 +1,7 @@
 """Workflow definitions: steps that call catalogue agents, read from YAML or JSON.
 
+A step calls one `agent`, or runs agents together as a `graph`, `team` or `chat` (see `dag.patterns`).
+
 A step runs after every step it depends on: those named in `depends_on` and those its `input`, `when` and
 `for_each.items` reference. A step whose `when` is false is skipped; a step is skipped as well when a step it
 depends on was skipped, unless it sets `run_if_skipped` (it then sees the skipped step's output as null).
@@ -28,6 +30,7 @@ from pydantic import (
 from agents.errors import DefinitionError, FieldError
 from agents.schema import CompiledSchema, metaschema_errors, pointer
 from agents.spec import Name, parse_document, read_document
+from dag.patterns import NAMES, Chat, Graph, Kind, Limits, Pattern, Team, agents_of, kind_of, templates
 from dag.refs import ExpressionError, condition_refs, expressions, parse_ref, strings
 
 STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
@@ -78,10 +81,14 @@ class ForEach(_Spec):
 
 
 class Step(_Spec):
-    """One call to a catalogue agent."""
+    """One call to a catalogue agent, or one collaboration of several (`graph`, `team`, `chat`)."""
 
     id: StepId
-    agent: Name
+    agent: Name | None = None
+    graph: Graph | None = None
+    team: Team | None = None
+    chat: Chat | None = None
+    limits: Limits = Field(default_factory=Limits, description="bounds of a graph, team or chat")
     input: dict[Annotated[str, Field(min_length=1, max_length=200)], Any] = Field(
         default_factory=dict,
         max_length=200,
@@ -93,6 +100,31 @@ class Step(_Spec):
     retry: Retry = Field(default_factory=Retry)
     timeout_s: float = Field(default=120, ge=1, le=3600, description="deadline of one attempt")
     run_if_skipped: bool = Field(default=False, description="run even when a step it depends on was skipped")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        given = [k for k in ("agent", "graph", "team", "chat") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = " and ".join(given) if given else "none"
+            raise ValueError(f"a step has exactly one of agent, graph, team or chat (found {found})")
+        if self.for_each is not None and self.agent is None:
+            raise ValueError("for_each runs an agent step; a graph, team or chat cannot fan out")
+        return self
+
+    @property
+    def pattern(self) -> Pattern | None:
+        """The step's collaboration, None for an agent step."""
+        return self.graph or self.team or self.chat
+
+    @property
+    def kind(self) -> Kind | Literal["agent"]:
+        pattern = self.pattern
+        return "agent" if pattern is None else kind_of(pattern)
+
+    def agents(self) -> list[str]:
+        """Every agent the step calls."""
+        pattern = self.pattern
+        return agents_of(pattern) if pattern is not None else [self.agent or ""]
 
     @property
     def item_name(self) -> str:
@@ -328,14 +360,23 @@ def _step_dependencies(step: Step) -> set[str]:
     found = set(step.depends_on)
     item = step.item_name
     values: list[Any] = [step.input, step.for_each.items if step.for_each else None]
+    conditions = [step.when] if step.when is not None else []
+    if step.pattern is not None:
+        for _, value, _, condition in templates(step.pattern):
+            (conditions if condition else values).append(value)
+    scope = NAMES if step.pattern is not None else frozenset()
     for _, text in strings(values):
         try:
-            found.update(ref.step for expr in expressions(text) if (ref := parse_ref(expr, item=item)).step)
+            found.update(
+                ref.step
+                for expr in expressions(text)
+                if (ref := parse_ref(expr, item=item, scope=scope)).step
+            )
         except ExpressionError:
             continue
-    if step.when is not None:
+    for when in conditions:
         with contextlib.suppress(ExpressionError):
-            found.update(ref.step for ref in condition_refs(step.when, item=item) if ref.step)
+            found.update(ref.step for ref in condition_refs(when, item=item, scope=scope) if ref.step)
     return found
 
 

@@ -16,7 +16,13 @@
 - `for_each.items` is one reference to an array; `when` parses and compares enum fields only with their
   values;
 - a step that runs when a dependency was skipped (`run_if_skipped`), and the workflow's `outputs`, reference
-  only whole outputs (null when skipped) of steps that may be skipped, never fields inside them.
+  only whole outputs (null when skipped) of steps that may be skipped, never fields inside them;
+- in a `graph`, `team` or `chat` (`dag.patterns`): its agents exist and each one's input is checked as a
+  step's is; references use only the names defined where they are written (`state`, `output`, `task`,
+  `chat`), `state.<key>` names a declared key and `output...` the producing agent's output schema; a graph's
+  start, edges and updates name its nodes and declared keys, and a graph that can loop sets `max_visits`;
+  the manager and the selector fit their contracts; `until.answer` is a valid JSON Schema; a chat's
+  `limits.max_calls` allows its `max_turns`.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from typing import Any, Literal
 
 from agents.catalog import Catalog
 from agents.errors import DefinitionError, FieldError
-from agents.schema import pointer
+from agents.schema import metaschema_errors, pointer
 from agents.spec import AgentSpec
+from dag.patterns import END, MANAGER, SELECTOR, Chat, Graph, Pattern, Team, output_schema, templates
 from dag.refs import (
+    NO_SCOPE,
     ExpressionError,
     Location,
     Ref,
+    Scope,
     Segment,
     expressions,
     format_path,
@@ -46,7 +55,9 @@ from dag.refs import (
 )
 from dag.spec import Step, Workflow, find_cycles, topological_layers
 
-Part = Literal["input", "items", "when", "outputs"]
+Part = Literal["input", "items", "when", "outputs", "pattern"]
+TASK_FIELDS = ("id", "description", "goal", "feedback", "context")
+CHAT_FIELDS = ("topic", "turn", "transcript", "transcript_text", "last")
 STATUS_SCHEMA: dict[str, Any] = {"type": "string", "enum": ["succeeded", "skipped", "failed"]}
 
 
@@ -116,7 +127,7 @@ class _Validator:
         self.problems: list[Problem] = []
         self.index = {step.id: i for i, step in enumerate(workflow.steps)}
         self.agents: dict[str, AgentSpec | None] = {
-            step.id: catalog.get(step.agent) if step.agent in catalog else None for step in workflow.steps
+            step.id: self.agent(step.agent) for step in workflow.steps if step.agent is not None
         }
         self.uses: dict[str, list[_Use]] = {}
         self.typed: dict[tuple[str, str], _Typed | None] = {}
@@ -124,6 +135,9 @@ class _Validator:
 
     def report(self, step: Step | None, field: str, message: str) -> None:
         self.problems.append(Problem(step.id if step else None, field, message))
+
+    def agent(self, name: str | None) -> AgentSpec | None:
+        return self.catalog.get(name) if name is not None and name in self.catalog else None
 
     def run(self) -> list[Problem]:
         # The input schema is already a valid schema: a Workflow with one that is not cannot be built.
@@ -150,7 +164,7 @@ class _Validator:
     def scan_step(self, i: int, step: Step) -> set[str]:
         """Report unknown agents and steps and malformed references; return the step's known dependencies."""
         base = f"/steps/{i}"
-        if self.agents[step.id] is None:
+        if step.agent is not None and self.agents[step.id] is None:
             self.report(
                 step, f"{base}/agent", f"unknown agent {step.agent!r}{self.suggest_agent(step.agent)}"
             )
@@ -170,6 +184,8 @@ class _Validator:
         for part, field, value in parts:
             for location, text in strings(value):
                 uses += self.parse_text(step, part, field + pointer(location), text, item)
+        if step.pattern is not None:
+            uses += self.scan_pattern(step, f"{base}/{step.kind}", step.pattern)
         if step.when is not None:
             try:
                 condition = parse_condition(step.when, item=item)
@@ -206,7 +222,7 @@ class _Validator:
         return needs
 
     def parse_text(
-        self, step: Step | None, part: Part, field: str, text: str, item: str | None
+        self, step: Step | None, part: Part, field: str, text: str, item: str | None, scope: Scope = NO_SCOPE
     ) -> list[_Use]:
         try:
             found = expressions(text)
@@ -217,7 +233,7 @@ class _Validator:
         uses: list[_Use] = []
         for expr in found:
             try:
-                uses.append(_Use(field, parse_ref(expr, item=item), part, whole))
+                uses.append(_Use(field, parse_ref(expr, item=item, scope=scope), part, whole))
             except ExpressionError as exc:
                 self.report(step, field, f"invalid reference ${{{{ {exc.text} }}}}: {exc.reason}")
         return uses
@@ -234,9 +250,11 @@ class _Validator:
             self.check_items(step, base)
         if step.when is not None:
             self.check_comparisons(step, base)
-        agent = self.agents[step.id]
+        agent = self.agents.get(step.id)
         if agent is not None:
             self.check_input(step, base, agent)
+        if step.pattern is not None:
+            self.check_pattern(step, f"{base}/{step.kind}", step.pattern)
 
     def resolve(self, step: Step | None, use: _Use) -> _Typed | None:
         """The schema of the referenced value when knowable; reports paths the schema rules out."""
@@ -258,6 +276,8 @@ class _Validator:
                     "fails when a run leaves it out; make it required or give it a default",
                 )
             return self.walk(step, use, _Typed(schema, schema), ("input",), ref.path, "the workflow input")
+        if ref.root == "scope":
+            return None  # checked with the pattern (`check_scoped`)
         if ref.root == "item":
             if step is None or step.for_each is None or use.part != "input":
                 return None
@@ -268,6 +288,11 @@ class _Validator:
         if ref.path == ("status",):
             return _Typed(STATUS_SCHEMA, STATUS_SCHEMA)
         producer = self.workflow.steps[self.index[ref.step]]
+        if producer.pattern is not None:
+            output = self.pattern_output(producer.pattern)
+            return self.walk(
+                step, use, _Typed(output, output), ("steps", ref.step, "output"), ref.path[1:], ""
+            )
         agent = self.agents[producer.id]
         if agent is None:
             return None
@@ -341,19 +366,23 @@ class _Validator:
                 f"whole ${{{{ steps.{ref.step}.output }}}} or check steps.{ref.step}.status in a condition",
             )
 
-    def check_input(self, step: Step, base: str, agent: AgentSpec) -> None:
+    def check_input(
+        self, step: Step, base: str, agent: AgentSpec, given: dict[str, Any] | None = None
+    ) -> None:
+        """The input given to `agent` (the step's own unless `given`), written at `<base>/input`."""
+        given = step.input if given is None else given
         schema = agent.input_schema
         properties: dict[str, Any] = schema.get("properties", {})
         for name in schema.get("required", []):
-            if name not in step.input:
+            if name not in given:
                 self.report(step, f"{base}/input", f"missing required input {name!r} of agent {agent.name}")
         closed = schema.get("additionalProperties") is False
-        literals = {name: value for name, value in step.input.items() if not has_refs(value)}
+        literals = {name: value for name, value in given.items() if not has_refs(value)}
         literal_errors: dict[str, list[FieldError]] = {}
         for error in agent.input.errors(literals) if literals else []:
             if error.path:
                 literal_errors.setdefault(error.path.split("/")[1], []).append(error)
-        for name, value in step.input.items():
+        for name, value in given.items():
             field = f"{base}/input{pointer([name])}"
             if name not in properties and closed:
                 hint = _suggest(name, properties)
@@ -411,6 +440,152 @@ class _Validator:
         if source is not None and wanted is not None and not _compatible(source, wanted):
             self.report(step, field, f"{label} is {_a(source)}, but {agent.name} expects {_a(wanted)} here")
 
+    # -- collaboration steps ------------------------------------------------------------------------
+
+    def scan_pattern(self, step: Step, base: str, pattern: Pattern) -> list[_Use]:
+        """Unknown agents, and the references of every template with the names in scope there."""
+        for field, name in _pattern_agents(pattern):
+            if self.agent(name) is None:
+                self.report(step, f"{base}{field}", f"unknown agent {name!r}{self.suggest_agent(name)}")
+        uses: list[_Use] = []
+        for where, value, scope, condition in templates(pattern):
+            field = base + where
+            if condition:
+                try:
+                    parsed = parse_condition(value, item=None, scope=scope)
+                except ExpressionError as exc:
+                    self.report(step, field, f"invalid condition: {exc.reason}")
+                else:
+                    uses += [_Use(field, ref, "pattern", False) for ref in parsed.refs]
+                continue
+            for location, text in strings(value):
+                uses += self.parse_text(step, "pattern", field + pointer(location), text, None, scope)
+        return uses
+
+    def check_pattern(self, step: Step, base: str, pattern: Pattern) -> None:
+        if isinstance(pattern, Graph):
+            self.check_graph(step, base, pattern)
+        elif isinstance(pattern, Team):
+            self.check_team(step, base, pattern)
+        else:
+            self.check_chat(step, base, pattern)
+        for use in self.uses[step.id]:
+            if use.ref.root == "scope":
+                self.check_scoped(step, pattern, use)
+
+    def check_scoped(self, step: Step, pattern: Pattern, use: _Use) -> None:
+        """`state.<key>`, `task.<field>`, `chat.<field>` and `output...` against what they hold."""
+        ref, head = use.ref, use.ref.path[0] if use.ref.path else None
+        if ref.name == "state" and isinstance(pattern, Graph):
+            keys = pattern.state_keys()
+            if head is not None and head not in keys:
+                hint = _suggest(str(head), keys)
+                message = f"{ref.text}: the state has no key {head!r}{hint}; declare it in graph.state"
+                self.report(step, use.field, message)
+        elif ref.name in ("task", "chat"):
+            fields = TASK_FIELDS if ref.name == "task" else CHAT_FIELDS
+            if head is not None and head not in fields:
+                self.report(
+                    step,
+                    use.field,
+                    f"{ref.text}: {ref.name} has no field {head!r} (fields: {', '.join(fields)})",
+                )
+        elif ref.name == "output":
+            agent = self.agent(_producer(pattern, use.field))
+            if agent is not None:
+                start = _Typed(agent.output_schema, agent.output_schema)
+                self.walk(step, use, start, ("output",), ref.path, f"agent {agent.name}")
+
+    def check_graph(self, step: Step, base: str, graph: Graph) -> None:
+        ids = [n.id for n in graph.nodes]
+        for i, node in enumerate(graph.nodes):
+            if node.id == END:
+                self.report(step, f"{base}/nodes/{i}/id", f"{END!r} ends the graph; name the node otherwise")
+            elif ids.index(node.id) != i:
+                self.report(step, f"{base}/nodes/{i}/id", f"duplicate node id {node.id!r}")
+            agent = self.agent(node.agent)
+            if agent is not None:
+                self.check_input(step, f"{base}/nodes/{i}", agent, node.input)
+            for key in node.update or {}:
+                if key not in graph.state:
+                    self.report(
+                        step,
+                        f"{base}/nodes/{i}/update/{key}",
+                        f"the update writes {key!r}, which graph.state does not declare",
+                    )
+        if graph.start not in ids:
+            self.report(step, f"{base}/start", f"unknown node {graph.start!r}{_suggest(graph.start, ids)}")
+        for i, edge in enumerate(graph.edges):
+            for end, name, known in (("from", edge.from_, ids), ("to", edge.to, [*ids, END])):
+                if name not in known:
+                    self.report(
+                        step, f"{base}/edges/{i}/{end}", f"unknown node {name!r}{_suggest(name, known)}"
+                    )
+        if graph.max_visits is None and graph.loops():
+            self.report(
+                step, f"{base}/max_visits", "the edges form a loop: set max_visits, how often a node may run"
+            )
+        reached = _reachable(graph)
+        for i, node in enumerate(graph.nodes):
+            if node.id not in reached and graph.start in ids:
+                self.report(
+                    step, f"{base}/nodes/{i}", f"node {node.id!r} is never reached from {graph.start!r}"
+                )
+
+    def check_team(self, step: Step, base: str, team: Team) -> None:
+        self.check_contract(step, f"{base}/manager", team.manager, MANAGER, "manage a team")
+        names = [m.agent for m in team.members]
+        for i, member in enumerate(team.members):
+            if names.index(member.agent) != i:
+                self.report(step, f"{base}/members/{i}/agent", f"{member.agent!r} is a member twice")
+            agent = self.agent(member.agent)
+            if agent is not None:
+                self.check_input(step, f"{base}/members/{i}", agent, member.input)
+
+    def check_chat(self, step: Step, base: str, chat: Chat) -> None:
+        if chat.selector is not None:
+            self.check_contract(step, f"{base}/selector", chat.selector, SELECTOR, "select speakers")
+        names = [p.agent for p in chat.participants]
+        for i, participant in enumerate(chat.participants):
+            if names.index(participant.agent) != i:
+                self.report(step, f"{base}/participants/{i}/agent", f"{participant.agent!r} takes part twice")
+            agent = self.agent(participant.agent)
+            if agent is not None:
+                self.check_input(step, f"{base}/participants/{i}", agent, participant.input)
+        if chat.until.answer is not None:
+            for error in metaschema_errors(chat.until.answer):
+                self.report(step, f"{base}/until/answer{error.path}", error.message)
+        needed = chat.max_turns * (2 if chat.selector else 1)
+        if step.limits.max_calls < needed:
+            self.report(
+                step,
+                f"/steps/{self.index[step.id]}/limits/max_calls",
+                f"max_calls ({step.limits.max_calls}) is below the {needed} calls that max_turns allows",
+            )
+
+    def check_contract(
+        self, step: Step, field: str, name: str, contract: tuple[tuple[str, ...], tuple[str, ...]], job: str
+    ) -> None:
+        agent = self.agent(name)
+        if agent is None:
+            return
+        for side, schema, wanted in (
+            ("input", agent.input_schema, contract[0]),
+            ("output", agent.output_schema, contract[1]),
+        ):
+            missing = [p for p in wanted if p not in schema.get("properties", {})]
+            if missing:
+                self.report(
+                    step,
+                    field,
+                    f"agent {name} cannot {job}: its {side}_schema lacks {', '.join(map(repr, missing))}",
+                )
+
+    def pattern_output(self, pattern: Pattern) -> dict[str, Any]:
+        manager = self.agent(pattern.manager) if isinstance(pattern, Team) else None
+        answer = manager.output_schema.get("properties", {}).get("answer") if manager else None
+        return output_schema(pattern, answer if isinstance(answer, dict) else None)
+
     # -- outputs ----------------------------------------------------------------------------------
 
     def check_outputs(self, may_skip: dict[str, bool]) -> None:
@@ -431,6 +606,45 @@ class _Validator:
     def suggest_agent(self, name: str) -> str:
         names = [agent.name for agent in self.catalog]
         return _suggest(name, names)
+
+
+def _pattern_agents(pattern: Pattern) -> list[tuple[str, str]]:
+    """(pointer below the pattern, agent name) of every agent it names."""
+    if isinstance(pattern, Graph):
+        return [(f"/nodes/{i}/agent", n.agent) for i, n in enumerate(pattern.nodes)]
+    if isinstance(pattern, Team):
+        members = [(f"/members/{i}/agent", m.agent) for i, m in enumerate(pattern.members)]
+        return [("/manager", pattern.manager), *members]
+    found = [(f"/participants/{i}/agent", p.agent) for i, p in enumerate(pattern.participants)]
+    return found + ([("/selector", pattern.selector)] if pattern.selector else [])
+
+
+def _producer(pattern: Pattern, field: str) -> str | None:
+    """The agent whose output `output...` means at `field`: a node's in its update or edges, a participant's
+    in its `say`."""
+    found = re.search(r"/(nodes|edges|participants)/([0-9]+)/", field)
+    if found is None:
+        return None
+    index = int(found.group(2))
+    if isinstance(pattern, Graph):
+        if found.group(1) == "nodes":
+            return pattern.nodes[index].agent
+        source = pattern.edges[index].from_
+        return next((n.agent for n in pattern.nodes if n.id == source), None)
+    if isinstance(pattern, Chat):
+        return pattern.participants[index].agent
+    return None
+
+
+def _reachable(graph: Graph) -> set[str]:
+    seen, frontier = {graph.start}, [graph.start]
+    while frontier:
+        node = frontier.pop()
+        for edge in graph.edges:
+            if edge.from_ == node and edge.to not in seen:
+                seen.add(edge.to)
+                frontier.append(edge.to)
+    return seen
 
 
 def _may_skip(workflow: Workflow, graph: dict[str, set[str]]) -> dict[str, bool]:

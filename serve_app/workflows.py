@@ -14,7 +14,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from dag.engine import Caller, RunRecord, RunStatus, StepOutcome
+from dag.engine import Caller, RunRecord, RunStatus, StepOutcome, Turn
 from dag.spec import Workflow
 from serve_app.db import Database
 from serve_app.errors import ConflictError, NotFoundError
@@ -25,6 +25,8 @@ _RUN_COLUMNS = (
     "r.id::text AS id, r.tenant_id, w.name AS workflow, w.version, r.status, r.input, r.output, r.error,"
     " r.actor, r.created_at, r.started_at, r.finished_at"
 )
+_TURN_COLUMNS = "step, seq, role, agent, status, input, output, state, error, tokens, attempts"
+RUN_TURNS_MAX = 2000  # turns listed with a run
 
 
 def run_events_key(run_id: str) -> str:
@@ -85,7 +87,7 @@ class WorkflowStore:
         workflow: dict[str, Any],
         input: dict[str, Any],
         actor: str,
-        plan: dict[str, dict[str, str]],
+        plan: dict[str, dict[str, Any]],
         idempotency_key: str | None = None,
     ) -> tuple[str, bool]:
         """(run id, created). A second run with the same idempotency key returns the first (the unique key
@@ -134,7 +136,13 @@ class WorkflowStore:
                 " WHERE run_id = $1::uuid ORDER BY started_at NULLS LAST, step",
                 run_id,
             )
-        return {**dict(row), "steps": [dict(s) for s in steps]}
+            turns = await c.fetch(
+                f"SELECT {_TURN_COLUMNS}, started_at, finished_at FROM workflow_turns"
+                " WHERE run_id = $1::uuid ORDER BY step, seq LIMIT $2",
+                run_id,
+                RUN_TURNS_MAX,
+            )
+        return {**dict(row), "steps": [dict(s) for s in steps], "turns": [dict(t) for t in turns]}
 
     async def runs(
         self, tenant_id: str, workflow: str | None = None, limit: int = 50
@@ -243,6 +251,59 @@ class PostgresRunLog:
             outcome.output,
             outcome.error,
         )
+
+    async def turn_started(self, run_id: str, turn: Turn) -> None:
+        """The turn's row, running; one recorded earlier under the same number is replaced."""
+        await self._execute(
+            "INSERT INTO workflow_turns"
+            " (run_id, tenant_id, step, seq, role, agent, status, input, started_at)"
+            " SELECT id, tenant_id, $2, $3, $4, $5, 'running', $6, now() FROM workflow_runs"
+            " WHERE id = $1::uuid"
+            " ON CONFLICT (run_id, step, seq) DO UPDATE SET role = EXCLUDED.role, agent = EXCLUDED.agent,"
+            " status = 'running', input = EXCLUDED.input, output = NULL, state = NULL, error = NULL,"
+            " tokens = 0, attempts = 0, started_at = now(), finished_at = NULL",
+            run_id,
+            turn.step,
+            turn.seq,
+            turn.role,
+            turn.agent,
+            turn.input,
+        )
+
+    async def turn_finished(self, run_id: str, turn: Turn) -> None:
+        """How the turn ended; written even if its start was not (the row keeps the start's input)."""
+        await self._execute(
+            "INSERT INTO workflow_turns (run_id, tenant_id, step, seq, role, agent, status, input, output,"
+            " state, error, tokens, attempts, finished_at)"
+            " SELECT id, tenant_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() FROM workflow_runs"
+            " WHERE id = $1::uuid"
+            " ON CONFLICT (run_id, step, seq) DO UPDATE SET status = EXCLUDED.status,"
+            " output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error,"
+            " tokens = EXCLUDED.tokens, attempts = EXCLUDED.attempts, finished_at = now()",
+            run_id,
+            turn.step,
+            turn.seq,
+            turn.role,
+            turn.agent,
+            turn.status,
+            turn.input,
+            turn.output,
+            turn.state,
+            turn.error,
+            turn.tokens,
+            turn.attempts,
+        )
+
+    async def turns(self, run_id: str, step: str) -> list[Turn]:
+        db = await self._ready()
+        async with db.system() as c:
+            rows = await c.fetch(
+                f"SELECT {_TURN_COLUMNS} FROM workflow_turns WHERE run_id = $1::uuid AND step = $2"
+                " ORDER BY seq",
+                run_id,
+                step,
+            )
+        return [Turn(**dict(r)) for r in rows]
 
     async def run_finished(
         self, run_id: str, status: RunStatus, output: Any, error: dict[str, Any] | None

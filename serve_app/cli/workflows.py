@@ -136,26 +136,34 @@ def run(
 
 
 def _table(run: dict[str, Any]) -> Table:
+    """The run's steps, each followed by its turns (a graph's, team's or chat's agent calls)."""
     colour = COLOURS.get(run["status"], "white")
     table = Table(title=f"{run['workflow']} v{run['version']}  run {run['id']}  [{colour}]{run['status']}[/]")
     for column in ("step", "status", "attempts", "seconds", "error"):
         table.add_column(column)
+    turns = run.get("turns") or []
     for step in run["steps"]:
-        seconds = ""
-        if step.get("started_at") and step.get("finished_at"):
-            began, ended = (_time(step["started_at"]), _time(step["finished_at"]))
-            seconds = f"{ended - began:.2f}"
-        error = step.get("error") or ""
-        table.add_row(
-            step["step"],
-            f"[{COLOURS.get(step['status'], 'white')}]{step['status']}[/]",
-            str(step["attempts"]),
-            seconds,
-            (error.get("message") or error.get("type") or json.dumps(error))
-            if isinstance(error, dict)
-            else "",
-        )
+        table.add_row(step["step"], *_cells(step))
+        for turn in (t for t in turns if t["step"] == step["step"]):
+            table.add_row(f"  {turn['seq']}. {turn['role']} ({turn['agent']})", *_cells(turn))
     return table
+
+
+def _cells(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    """status, attempts, seconds and error of a step or a turn."""
+    seconds = ""
+    if entry.get("started_at") and entry.get("finished_at"):
+        seconds = f"{_time(entry['finished_at']) - _time(entry['started_at']):.2f}"
+    error = entry.get("error")
+    message = (
+        (error.get("message") or error.get("type") or json.dumps(error)) if isinstance(error, dict) else ""
+    )
+    return (
+        f"[{COLOURS.get(entry['status'], 'white')}]{entry['status']}[/]",
+        str(entry["attempts"]),
+        seconds,
+        message,
+    )
 
 
 def _time(value: str) -> float:

@@ -39,8 +39,26 @@ class RunRequest(BaseModel):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
 
 
-def _plan(workflow: Workflow, catalog: Catalog) -> dict[str, dict[str, str]]:
-    return {s.id: {"agent": s.agent, "category": catalog.get(s.agent).category} for s in workflow.steps}
+def run_plan(workflow: Workflow, catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """What the engine needs of the catalogue for each step: its agent's category; for a graph, team or
+    chat, every agent's category and description (a manager or selector reads the descriptions)."""
+    plan: dict[str, dict[str, Any]] = {}
+    for step in workflow.steps:
+        if step.agent is not None:
+            plan[step.id] = {"agent": step.agent, "category": catalog.get(step.agent).category}
+        else:
+            agents = [catalog.get(name) for name in step.agents()]
+            plan[step.id] = {
+                "pattern": step.kind,
+                "agents": {a.name: a.category for a in agents},
+                "roster": {a.name: a.description for a in agents},
+            }
+    return plan
+
+
+def _categories(entry: dict[str, Any]) -> dict[str, str]:
+    """agent -> category of one plan entry."""
+    return entry["agents"] if "agents" in entry else {entry["agent"]: entry["category"]}
 
 
 def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: Engine) -> APIRouter:
@@ -108,16 +126,16 @@ def workflows_router(control: Control, catalog: Callable[[], Catalog], engine: E
         data = workflow.with_defaults(body.input)
         current = catalog()
         try:
-            plan = _plan(workflow, current)
+            plan = run_plan(workflow, current)
         except UnknownAgentError as exc:
             raise WorkflowInvalidError(f"agent {exc.name} is no longer in the catalogue") from exc
         for step in workflow.steps:
-            try:
-                control.authorize(
-                    principal, "agents:invoke", {"category": plan[step.id]["category"], "agent": step.agent}
-                )
-            except ForbiddenError as exc:
-                raise ForbiddenError(f"step {step.id}: {exc.message}", details={"step": step.id}) from exc
+            for agent, category in _categories(plan[step.id]).items():
+                try:
+                    control.authorize(principal, "agents:invoke", {"category": category, "agent": agent})
+                except ForbiddenError as exc:
+                    message = f"step {step.id}: {exc.message}"
+                    raise ForbiddenError(message, details={"step": step.id, "agent": agent}) from exc
         run_id, created = await workflows.create_run(
             principal.tenant_id, found, data, principal.subject, plan, idempotency_key
         )

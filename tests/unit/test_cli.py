@@ -132,3 +132,46 @@ def test_ray_starts_after_the_command_line_is_imported() -> None:
     )
     shutil.rmtree(root, ignore_errors=True)
     assert done.returncode == 0 and done.stdout.strip().endswith("up"), done.stderr[-2000:]
+
+
+def test_watching_a_run_shows_each_turn_under_its_step() -> None:
+    from rich.console import Console
+
+    from serve_app.cli.workflows import _table
+
+    at = "2026-01-01T00:00:0{}+00:00"
+    step = {"step": "copy", "status": "running", "attempts": 2, "error": None, "started_at": at.format(0)}
+    turns = [
+        {
+            "step": "copy",
+            "seq": 1,
+            "role": "write",
+            "agent": "writer",
+            "status": "succeeded",
+            "attempts": 1,
+            "error": None,
+            "started_at": at.format(0),
+            "finished_at": at.format(2),
+        },
+        {
+            "step": "copy",
+            "seq": 2,
+            "role": "voice",
+            "agent": "checker",
+            "status": "failed",
+            "attempts": 3,
+            "error": {"type": "step_timeout", "message": "over 60 s"},
+            "started_at": None,
+            "finished_at": None,
+        },
+    ]
+    run = {"workflow": "w", "version": 1, "id": "r", "status": "running", "steps": [step], "turns": turns}
+    console = Console(record=True, width=160)
+    console.print(_table(run))
+    lines = [line for line in console.export_text().splitlines() if "│" in line]
+    assert [line.split("│")[1].strip() for line in lines] == [
+        "copy",
+        "1. write (writer)",
+        "2. voice (checker)",
+    ]
+    assert "2.00" in lines[1] and "over 60 s" in lines[2]

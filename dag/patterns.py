@@ -1,0 +1,257 @@
+"""Collaboration steps: agents working together inside one workflow step, on the same engine as every step
+(auth, policy, guardrails, records, events and durability are those of any agent call).
+
+A step names one `agent`, or one of these instead:
+
+- `graph` (a state machine, as in LangGraph): `nodes` are agents; after a node runs, its `update` writes
+  into the shared `state` (its whole output under its id when `update` is left out) and the first of its
+  `edges` whose `when` holds picks the next node, `end` ending the graph. A node without edges ends it; a
+  node whose edges all fail fails the step. Edges may loop: a graph that can loop must set `max_visits`,
+  how often any one node may run; `on_limit` says whether reaching it ends the graph (`end`) or fails
+  the step (`fail`, the default). Output: `{state, path, ended, usage}`.
+- `team` (a hierarchical crew, as in CrewAI): the `manager` agent splits the `goal` into tasks for the
+  `members` (shown their catalogue descriptions), the tasks run (in parallel where they do not depend on
+  each other), the manager reviews the results and may send tasks back with feedback (`max_revisions`
+  rounds), then writes the answer. Output: `{answer, tasks, usage}`.
+- `chat` (a group chat, as in AutoGen): `participants` take turns on a shared transcript, in order
+  (`round_robin`) or as a `selector` agent picks, until a message holds `until.phrase`, a speaker's output
+  is valid against `until.answer` (a JSON Schema), or `max_turns` pass (`on_limit`: `end`, the default,
+  or `fail`). Output: `{answer, transcript, ended_by, usage}`.
+
+Every collaboration step is bounded by `limits`: agent calls, tokens and seconds; reaching one fails the
+step. Each agent call is a turn, recorded with its input, output (and a graph's state) and streamed as
+`turn.started` / `turn.finished` events.
+
+The manager and the selector answer to contracts (`MANAGER`, `SELECTOR`) that `dag.validate` checks
+against their schemas: the manager gets `phase` (`plan`, `review`, `answer`), `goal`, `members` and, after
+planning, `tasks` (with their outputs), and answers with `tasks`, `reviews` or `answer`; the selector gets
+`topic`, `transcript` and `candidates` and answers with `next_speaker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.spec import Name
+from dag.refs import NO_SCOPE, Scope
+
+STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
+END = "end"
+Kind = Literal["graph", "team", "chat"]
+OnLimit = Literal["fail", "end"]
+Inputs = dict[Annotated[str, Field(min_length=1, max_length=200)], Any]
+
+STATE: Scope = frozenset({"state"})
+NODE_RESULT: Scope = frozenset({"state", "output"})
+TASK: Scope = frozenset({"task"})
+CHAT: Scope = frozenset({"chat"})
+SAID: Scope = frozenset({"chat", "output"})
+NAMES: Scope = STATE | NODE_RESULT | TASK | CHAT  # every name a collaboration step may define
+
+# The roles' contracts: properties their schemas must have (input, output).
+MANAGER = (("phase", "goal", "members", "tasks"), ("tasks", "reviews", "answer"))
+SELECTOR = (("topic", "transcript", "candidates"), ("next_speaker",))
+TRANSCRIPT_CHARS = 12_000  # `chat.transcript_text` keeps the end of a longer transcript
+MESSAGE_CHARS = 4_000  # one message on the transcript
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Limits(_Spec):
+    """What one collaboration step may spend; reaching any limit fails the step."""
+
+    max_calls: int = Field(default=50, ge=1, le=500, description="agent calls, the manager's included")
+    max_tokens: int = Field(default=200_000, ge=100, le=10_000_000, description="input and output tokens")
+    max_seconds: float = Field(default=600, ge=1, le=3600, description="wall time of the whole step")
+
+
+class Node(_Spec):
+    id: Annotated[str, Field(pattern=STEP_ID)]
+    agent: Name
+    input: Inputs = Field(default_factory=dict, max_length=200)
+    update: dict[Annotated[str, Field(pattern=STEP_ID)], Any] | None = Field(
+        default=None, max_length=100, description="state key -> value; default: {<node id>: output}"
+    )
+
+
+class Edge(_Spec):
+    from_: Annotated[str, Field(pattern=STEP_ID)] = Field(alias="from")
+    to: Annotated[str, Field(pattern=STEP_ID)]
+    when: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class Graph(_Spec):
+    state: dict[Annotated[str, Field(pattern=STEP_ID)], Any] = Field(
+        default_factory=dict, max_length=100, description="the shared state's keys and first values"
+    )
+    start: Annotated[str, Field(pattern=STEP_ID)]
+    nodes: list[Node] = Field(min_length=1, max_length=50)
+    edges: list[Edge] = Field(default_factory=list, max_length=200)
+    max_visits: int | None = Field(default=None, ge=1, le=100, description="runs of any one node")
+    on_limit: OnLimit = "fail"
+
+    def node(self, id: str) -> Node:
+        return next(n for n in self.nodes if n.id == id)
+
+    def state_keys(self) -> list[str]:
+        """Every key the state can hold: the declared ones, then those written by default (node ids)."""
+        keys = list(self.state)
+        for node in self.nodes:
+            if node.update is None and node.id not in keys:
+                keys.append(node.id)
+        return keys
+
+    def loops(self) -> bool:
+        from dag.spec import find_cycles
+
+        graph: dict[str, list[str]] = {n.id: [] for n in self.nodes}
+        for edge in self.edges:
+            if edge.from_ in graph and edge.to in graph:
+                graph[edge.from_].append(edge.to)
+        return bool(find_cycles(graph))
+
+
+class Member(_Spec):
+    agent: Name
+    input: Inputs = Field(default_factory=dict, max_length=200)
+
+
+class Team(_Spec):
+    goal: str = Field(min_length=1, max_length=5000)
+    manager: Name
+    members: list[Member] = Field(min_length=1, max_length=20)
+    max_tasks: int = Field(default=8, ge=1, le=50)
+    max_revisions: int = Field(default=1, ge=0, le=3, description="review rounds that may send tasks back")
+
+
+class Participant(_Spec):
+    agent: Name
+    input: Inputs = Field(default_factory=dict, max_length=200)
+    say: str | None = Field(
+        default=None, max_length=2000, description="what goes on the transcript; default: the whole output"
+    )
+
+
+class Until(_Spec):
+    phrase: str | None = Field(default=None, min_length=1, max_length=200)
+    answer: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema: a speaker's output valid against it ends the chat"
+    )
+
+
+class Chat(_Spec):
+    topic: str = Field(min_length=1, max_length=5000)
+    participants: list[Participant] = Field(min_length=2, max_length=12)
+    speaker: Literal["round_robin", "selector"] = "round_robin"
+    selector: Name | None = None
+    allow_repeat: bool = Field(default=False, description="the selector may pick the last speaker again")
+    until: Until = Field(default_factory=Until)
+    max_turns: int = Field(ge=1, le=100, description="speaker turns")
+    on_limit: OnLimit = "end"
+
+    @model_validator(mode="after")
+    def _selector(self) -> Self:
+        if self.speaker == "selector" and self.selector is None:
+            raise ValueError("speaker: selector needs a selector agent")
+        if self.speaker == "round_robin" and self.selector is not None:
+            raise ValueError("a selector agent is used only with speaker: selector")
+        return self
+
+
+Pattern = Graph | Team | Chat
+
+
+def kind_of(pattern: Pattern) -> Kind:
+    return "graph" if isinstance(pattern, Graph) else "team" if isinstance(pattern, Team) else "chat"
+
+
+def agents_of(pattern: Pattern) -> list[str]:
+    """Every agent the pattern calls, each once, in document order."""
+    if isinstance(pattern, Graph):
+        names = [n.agent for n in pattern.nodes]
+    elif isinstance(pattern, Team):
+        names = [pattern.manager, *(m.agent for m in pattern.members)]
+    else:
+        names = [p.agent for p in pattern.participants] + ([pattern.selector] if pattern.selector else [])
+    return list(dict.fromkeys(names))
+
+
+def templates(pattern: Pattern) -> Iterator[tuple[str, Any, Scope, bool]]:
+    """Every value that may hold references: (pointer below the pattern, value, names in scope there,
+    whether it is a condition)."""
+    if isinstance(pattern, Graph):
+        yield "/state", pattern.state, NO_SCOPE, False
+        for i, node in enumerate(pattern.nodes):
+            yield f"/nodes/{i}/input", node.input, STATE, False
+            if node.update is not None:
+                yield f"/nodes/{i}/update", node.update, NODE_RESULT, False
+        for i, edge in enumerate(pattern.edges):
+            if edge.when is not None:
+                yield f"/edges/{i}/when", edge.when, NODE_RESULT, True
+    elif isinstance(pattern, Team):
+        yield "/goal", pattern.goal, NO_SCOPE, False
+        for i, member in enumerate(pattern.members):
+            yield f"/members/{i}/input", member.input, TASK, False
+    else:
+        yield "/topic", pattern.topic, NO_SCOPE, False
+        for i, participant in enumerate(pattern.participants):
+            yield f"/participants/{i}/input", participant.input, CHAT, False
+            if participant.say is not None:
+                yield f"/participants/{i}/say", participant.say, SAID, False
+
+
+_USAGE = {
+    "type": "object",
+    "properties": {"calls": {"type": "integer"}, "tokens": {"type": "integer"}},
+    "additionalProperties": False,
+}
+_TEXT = {"type": "string"}
+
+
+def output_schema(pattern: Pattern, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON Schema of the step's output; `answer` is the schema of a team manager's `answer`."""
+    if isinstance(pattern, Graph):
+        properties: dict[str, Any] = {
+            "state": {
+                "type": "object",
+                "properties": {key: {} for key in pattern.state_keys()},
+                "additionalProperties": False,
+            },
+            "path": {"type": "array", "items": {"type": "string", "enum": [n.id for n in pattern.nodes]}},
+            "ended": {"type": "string", "enum": ["end", "limit"]},
+        }
+    elif isinstance(pattern, Team):
+        task = {
+            "type": "object",
+            "properties": {
+                "id": _TEXT,
+                "assignee": {"type": "string", "enum": [m.agent for m in pattern.members]},
+                "description": _TEXT,
+                "output": {},
+                "revisions": {"type": "integer"},
+                "feedback": {"type": ["string", "null"]},
+            },
+            "additionalProperties": False,
+        }
+        properties = {"answer": answer or {}, "tasks": {"type": "array", "items": task}}
+    else:
+        message = {
+            "type": "object",
+            "properties": {
+                "turn": {"type": "integer"},
+                "speaker": {"type": "string", "enum": [p.agent for p in pattern.participants]},
+                "message": _TEXT,
+            },
+            "additionalProperties": False,
+        }
+        properties = {
+            "answer": pattern.until.answer if pattern.until.answer is not None else {},
+            "transcript": {"type": "array", "items": message},
+            "ended_by": {"type": "string", "enum": ["phrase", "answer", "max_turns"]},
+        }
+    return {"type": "object", "properties": {**properties, "usage": _USAGE}, "additionalProperties": False}
