@@ -33,14 +33,27 @@ function templateRefs(value, into) {
   }
 }
 
-/** The ids of the steps a step depends on: its `depends_on` and the steps its `input`, `when` and
- * `for_each.items` reference (`${{ steps.<id>... }}`). */
+/** The ids of the steps a step depends on: its `depends_on` and the steps its `input`, `when`,
+ * `for_each.items` and graph, team or chat reference (`${{ steps.<id>... }}`). */
 export function stepDependencies(step) {
   const found = new Set(step?.depends_on ?? []);
   templateRefs(step?.input ?? {}, found);
   templateRefs(step?.for_each?.items ?? "", found);
   if (typeof step?.when === "string") stepRefs(step.when, found);
+  const pattern = step?.graph ?? step?.team ?? step?.chat;
+  if (pattern) templateRefs(pattern, found); // a graph, team or chat reads earlier steps too
+  for (const edge of step?.graph?.edges ?? []) if (typeof edge?.when === "string") stepRefs(edge.when, found);
   return [...found];
+}
+
+/** What a step runs, as its box shows it: the agent, or the kind of collaboration and its size. */
+export function stepAgent(step) {
+  if (step?.agent) return step.agent;
+  const agents = (n) => `${n} agent${n === 1 ? "" : "s"}`;
+  if (step?.graph) return `graph of ${agents(step.graph.nodes?.length ?? 0)}`;
+  if (step?.team) return `team: ${step.team.manager} + ${step.team.members?.length ?? 0}`;
+  if (step?.chat) return `chat of ${agents(step.chat.participants?.length ?? 0)}`;
+  return "";
 }
 
 /** A workflow definition as { nodes: [{ id, agent, forEach, when }], edges: [{ from, to }] }, an edge
@@ -48,7 +61,7 @@ export function stepDependencies(step) {
 export function workflowGraph(definition) {
   const steps = definition?.steps ?? [];
   const ids = new Set(steps.map((s) => s.id));
-  const nodes = steps.map((s) => ({ id: s.id, agent: s.agent, forEach: Boolean(s.for_each), when: s.when ?? null }));
+  const nodes = steps.map((s) => ({ id: s.id, agent: stepAgent(s), forEach: Boolean(s.for_each), when: s.when ?? null }));
   const edges = [];
   for (const step of steps) {
     for (const need of stepDependencies(step)) {

@@ -94,6 +94,27 @@ def test_a_run_started_from_its_form_is_followed_to_the_end(ui: UI) -> None:
     ui.shot("run-390")
 
 
+def test_a_graph_run_shows_each_turn_and_its_shared_state(ui: UI) -> None:
+    page = ui.page
+    data = {"topic": "Acme Cloud", "audience": "CTOs", "brand_guidelines": "Plain words, no hype."}
+    with ui.platform.client() as client:
+        started = client.post("/v1/workflows/brand_copy_loop/runs?wait=true", json={"input": data})
+        run = started.json()
+    assert run["status"] == "succeeded", run
+    ui.goto(f"#/runs/{run['id']}")
+    expect(page.locator(".wf-run-status")).to_have_text(re.compile("succeeded"), timeout=RUN_TIMEOUT)
+    _node(page, "copy").click()
+    card = page.get_by_role("region", name=re.compile("^Turns of step copy"))
+    turns = card.locator("li.wf-turn")
+    expect(turns).to_have_count(len(run["turns"]))
+    first = run["turns"][0]
+    expect(turns.first).to_contain_text(f"Turn 1 · {first['role']}")
+    expect(turns.first).to_contain_text("marketing_content_writer")
+    turns.first.get_by_text("Shared state after this node").click()
+    expect(turns.first).to_contain_text(first["state"]["draft"][:40])
+    ui.shot("run-graph-turns")
+
+
 def test_an_api_key_is_shown_once_works_and_is_revoked(ui: UI) -> None:
     page = ui.page
     name = f"e2e key {secrets.token_hex(4)}"

@@ -1,11 +1,12 @@
 // #/runs/<id>: one workflow run, followed live from its event stream: the graph with each step's status,
-// the overall status and elapsed time, a timeline of the steps, the selected step's details, and the
-// run's input and output.
+// the overall status and elapsed time, a timeline of the steps, the selected step's details (and, for a
+// graph, team or chat, its turns: one per agent call), and the run's input and output.
 
 import { api, can, stream } from "../api.js";
 import { dagView, statusText, workflowGraph } from "../dag.js";
 import { badge, debounce, errorBox, every, fmt, h, pageHeader } from "../dom.js";
 import { labelFor } from "../schemaform.js";
+import { stepKind, turnEvent, turnKey, turnSignature, turnsByStep } from "../turns.js";
 
 const enc = encodeURIComponent;
 const ENDED = new Set(["succeeded", "failed", "cancelled"]);
@@ -17,9 +18,13 @@ export async function render(root, { params, signal }) {
   const id = params.id;
   let run = null;
   let records = new Map(); // step id -> the step's record in `run`
+  let turns = new Map(); // step id -> its turns by seq: the run's records, and what events said since
+  const liveTurns = new Map(); // "step/seq" -> the latest turn.started / turn.finished event of that turn
+  const mergeTurns = () => { turns = turnsByStep(run.turns, liveTurns.values()); };
   const setRun = (next) => {
     run = next;
     records = new Map(run.steps.map((s) => [s.step, s]));
+    mergeTurns();
   };
   setRun(await api(`/v1/runs/${enc(id)}`, { signal }));
   const wf = await api(`/v1/workflows/${enc(run.workflow)}?version=${run.version}`, { signal }).catch(() => null);
@@ -33,6 +38,7 @@ export async function render(root, { params, signal }) {
   // -- state ---------------------------------------------------------------------------------------------
   const ended = () => ENDED.has(run.status);
   const record = (stepId) => records.get(stepId) ?? null;
+  const turnsOf = (stepId) => turns.get(stepId) ?? [];
   const statusOf = (stepId) => {
     const fetched = record(stepId)?.status;
     const seen = live.get(stepId);
@@ -60,6 +66,13 @@ export async function render(root, { params, signal }) {
   const cancelButton = h("button", { type: "button", class: "btn btn-danger wf-cancel", onclick: cancel, hidden: true }, "Cancel run");
   const panel = h("div", { class: "wf-panel", "aria-live": "polite" });
   const timeline = timelineView(steps, (stepId) => choose(stepId, false));
+  const turnsTitle = h("h2", { id: "run-turns-title" });
+  const turnsAbout = h("p", { class: "muted wf-turns-note" });
+  const turnList = h("ol", { class: "wf-turns" });
+  const turnsCard = h("section", { class: "card wf-turns-card", "aria-labelledby": "run-turns-title", hidden: true },
+    turnsTitle, turnsAbout, turnList);
+  const turnRows = new Map(); // seq -> { li, signature } of the turns drawn for `turnsStep`
+  let turnsStep = null;
   const inputBox = h("div", {}, valueView(run.input, "run input")); // a run's input never changes
   const outputBox = h("div", {});
   let outputShown = null; // what outputBox shows: the output's JSON, or which note stands in for it
@@ -88,6 +101,7 @@ export async function render(root, { params, signal }) {
         h("h2", { id: "run-step-title" }, "Step details"), panel),
       h("section", { class: "card", "aria-labelledby": "run-timeline-title" },
         h("h2", { id: "run-timeline-title" }, "Timeline"), timeline.element)),
+    turnsCard,
     h("div", { class: "grid grid-2 wf-columns" },
       h("section", { class: "card", "aria-labelledby": "run-input-title" }, h("h2", { id: "run-input-title" }, "Input"), inputBox),
       h("section", { class: "card", "aria-labelledby": "run-output-title" }, h("h2", { id: "run-output-title" }, "Output"), outputBox)));
@@ -110,7 +124,7 @@ export async function render(root, { params, signal }) {
 
   function tick() {
     elapsedBox.replaceChildren(elapsed(run.started_at ?? run.created_at, run.finished_at));
-    timeline.paint(run, statusOf, record);
+    timeline.paint(run, statusOf, record, turnsOf);
   }
 
   function paintAll() {
@@ -118,6 +132,7 @@ export async function render(root, { params, signal }) {
     paintHeader();
     paintOutput();
     paintPanel();
+    paintTurns();
   }
 
   function paintOutput() {
@@ -136,10 +151,49 @@ export async function render(root, { params, signal }) {
       return;
     }
     const rawOpen = panel.querySelector(".wf-raw-json")?.open && panel.dataset.step === selected;
-    panel.replaceChildren(stepPanel(byId.get(selected), record(selected), statusOf(selected)));
+    panel.replaceChildren(stepPanel(byId.get(selected), record(selected), statusOf(selected), turnsOf(selected)));
     panel.dataset.step = selected;
     const raw = panel.querySelector(".wf-raw-json");
     if (raw && rawOpen) raw.open = true;
+  }
+
+  /** The selected step's turns, in seq order. Only the turns that changed are drawn again, so that the
+   * disclosures the reader opened, and the focus, stay where they were. */
+  function paintTurns() {
+    const list = selected ? turnsOf(selected) : [];
+    if (turnsStep !== selected) {
+      turnRows.clear();
+      turnList.replaceChildren();
+      turnsStep = selected;
+    }
+    const kind = stepKind(byId.get(selected));
+    turnsCard.hidden = list.length === 0;
+    if (list.length) {
+      turnsTitle.replaceChildren("Turns of step ", h("code", {}, selected));
+      turnsAbout.replaceChildren(turnsNote(kind, list));
+    }
+    const wanted = new Set();
+    let previous = null;
+    for (const turn of list) {
+      wanted.add(turn.seq);
+      const signature = turnSignature(turn);
+      let row = turnRows.get(turn.seq);
+      if (!row || row.signature !== signature) {
+        const li = turnItem(turn, kind);
+        if (row) swap(row.li, li);
+        else if (previous) previous.after(li);
+        else turnList.prepend(li);
+        row = { li, signature };
+        turnRows.set(turn.seq, row);
+      }
+      previous = row.li;
+    }
+    for (const [seq, row] of turnRows) {
+      if (!wanted.has(seq)) {
+        row.li.remove();
+        turnRows.delete(seq);
+      }
+    }
   }
 
   function choose(stepId, fromGraph) {
@@ -147,6 +201,7 @@ export async function render(root, { params, signal }) {
     if (!fromGraph) view.select(stepId);
     timeline.mark(stepId);
     paintPanel();
+    paintTurns();
   }
 
   // -- following the run -----------------------------------------------------------------------------------------
@@ -164,8 +219,15 @@ export async function render(root, { params, signal }) {
     if (kind.startsWith("step.") && data?.step) {
       live.set(data.step, kind.slice(5) === "started" ? "running" : kind.slice(5));
       view.update(statuses());
-      timeline.paint(run, statusOf, record);
+      timeline.paint(run, statusOf, record, turnsOf);
       if (data.step === selected) paintPanel();
+    } else if (kind.startsWith("turn.")) {
+      const seen = turnEvent(kind, data);
+      if (!seen) return;
+      liveTurns.set(turnKey(seen), seen);
+      mergeTurns();
+      timeline.paint(run, statusOf, record, turnsOf);
+      if (seen.step === selected) paintTurns();
     } else if (kind.startsWith("run.")) {
       const status = kind.slice(4);
       if (ENDED.has(status) || status === "started") {
@@ -254,13 +316,16 @@ function skippedWhy(error) {
   return null;
 }
 
-function stepPanel(step, rec, status) {
+function stepPanel(step, rec, status, turns) {
   const text = statusText(status);
+  const kind = stepKind(step);
   const started = rec?.started_at;
   const finished = rec?.finished_at;
   const why = status === "skipped" ? skippedWhy(rec?.error) : null;
   const entries = [
-    ["Agent", step?.agent ? h("a", { href: `#/agents/${enc(step.agent)}` }, step.agent) : "–"],
+    kind === "agent"
+      ? ["Agent", step?.agent ? h("a", { href: `#/agents/${enc(step.agent)}` }, step.agent) : "–"]
+      : ["Kind", `${kind} of agents`],
     ["Status", badge(status, `${text.icon} ${text.label}`)],
     ["Attempts", rec?.attempts ? String(rec.attempts) : "–"],
     ["Started", started ? h("time", { datetime: started }, fmt.time(started)) : "–"],
@@ -268,6 +333,7 @@ function stepPanel(step, rec, status) {
     ["Duration", started ? elapsed(started, finished) : "–"],
     step?.for_each ? ["Runs", "once per item; the output is the list of outputs"] : null,
     step?.when ? ["Condition", h("code", {}, step.when)] : null,
+    turns.length ? ["Turns", `${turns.length} agent ${turns.length === 1 ? "call" : "calls"}, listed below`] : null,
   ].filter(Boolean);
   const output = rec?.output;
   return h("div", { class: "wf-step-panel" },
@@ -287,11 +353,64 @@ function stepError(error) {
     error.message ?? JSON.stringify(error));
 }
 
+const TURNS_NOTE = {
+  graph: "Each node's agent call, in order. A node's state is the graph's shared state after it ran.",
+  team: "The plan, each task, the review and the answer, in order.",
+  chat: "Each speaker's turn, and each choice of who speaks next, in order.",
+};
+
+function turnsNote(kind, turns) {
+  const tokens = turns.reduce((sum, t) => sum + (t.tokens ?? 0), 0);
+  return `${TURNS_NOTE[kind] ?? "Each agent call of the step, in order."} ${turns.length} ${turns.length === 1 ? "turn" : "turns"}, ${fmt.number(tokens)} tokens.`;
+}
+
+/** One turn: its number, role, agent, status and tokens, then its input, output and state as disclosures. */
+function turnItem(turn, kind) {
+  const text = statusText(turn.status);
+  const what = `turn ${turn.seq}`;
+  const figures = [
+    turn.status === "running" ? null : `${fmt.number(turn.tokens ?? 0)} tokens`,
+    turn.attempts > 1 ? `${turn.attempts} attempts` : null,
+    turn.started_at && turn.finished_at ? elapsed(turn.started_at, turn.finished_at) : null,
+  ].filter(Boolean);
+  const stateLabel = kind === "graph" ? "Shared state after this node" : "State";
+  return h("li", { class: `wf-turn status-${turn.status}` },
+    h("div", { class: "wf-turn-head" },
+      h("h3", { class: "wf-turn-title" }, `Turn ${turn.seq}`, turn.role ? [" · ", h("code", {}, turn.role)] : null),
+      turn.agent ? h("a", { class: "wf-turn-agent", href: `#/agents/${enc(turn.agent)}` }, turn.agent) : null,
+      badge(turn.status, `${text.icon} ${text.label}`),
+      figures.length ? h("span", { class: "wf-turn-figures" }, figures.join(" · ")) : null),
+    turn.error ? stepError(turn.error) : null,
+    "input" in turn ? turnPart("input", "Input", what, turn.input) : null,
+    turn.output !== null && turn.output !== undefined ? turnPart("output", "Output", what, turn.output) : null,
+    turn.state !== null && turn.state !== undefined ? turnPart("state", stateLabel, what, turn.state) : null);
+}
+
+function turnPart(key, label, what, value) {
+  return h("details", { class: "wf-turn-part", "data-key": key },
+    h("summary", {}, label, h("span", { class: "visually-hidden" }, ` of ${what}`)),
+    valueView(value, `${label.toLowerCase()} of ${what}`, `${key}-raw`));
+}
+
+/** Puts `next` in the place of `old`, with the disclosures open that were open in `old` (by their
+ * data-key), and the focus on the disclosure that had it. */
+function swap(old, next) {
+  const find = (key) => next.querySelector(`details[data-key="${key}"]`);
+  for (const details of old.querySelectorAll("details[data-key]")) {
+    const same = details.open ? find(details.dataset.key) : null;
+    if (same) same.open = true;
+  }
+  const active = document.activeElement;
+  const focused = old.contains(active) ? active.closest("details[data-key]")?.dataset.key : null;
+  old.replaceWith(next);
+  if (focused) find(focused)?.querySelector(":scope > summary")?.focus();
+}
+
 /** A JSON value shown readably (lists, labelled fields, text), with the raw JSON in a disclosure. */
-function valueView(value, what) {
+function valueView(value, what, key) {
   return h("div", { class: "wf-value" },
     readable(value, 0),
-    h("details", { class: "wf-raw-json" },
+    h("details", { class: "wf-raw-json", "data-key": key },
       h("summary", {}, "Raw JSON", h("span", { class: "visually-hidden" }, ` of the ${what}`)),
       h("pre", { class: "code" }, JSON.stringify(value, null, 2))));
 }
@@ -352,7 +471,7 @@ function timelineView(steps, onChoose) {
     mark(stepId) {
       for (const [id, row] of rows) row.button.setAttribute("aria-pressed", String(id === stepId));
     },
-    paint(run, statusOf, record) {
+    paint(run, statusOf, record, turnsOf) {
       const start = new Date(run.started_at ?? run.created_at).getTime();
       const stepEnds = run.steps.map((s) => new Date(s.finished_at ?? s.started_at ?? start).getTime());
       const end = run.finished_at ? new Date(run.finished_at).getTime() : Math.max(Date.now(), ...stepEnds);
@@ -362,10 +481,12 @@ function timelineView(steps, onChoose) {
         const rec = record(id);
         const status = statusOf(id);
         const text = statusText(status);
+        const count = turnsOf(id).length;
+        const calls = count ? ` · ${count} ${count === 1 ? "turn" : "turns"}` : "";
         row.li.className = `wf-tl-row status-${status}`;
         if (!rec?.started_at) {
           row.bar.hidden = true;
-          row.text.replaceChildren(`${text.icon} ${text.label}`);
+          row.text.replaceChildren(`${text.icon} ${text.label}${calls}`);
           continue;
         }
         const from = new Date(rec.started_at).getTime();
@@ -374,7 +495,7 @@ function timelineView(steps, onChoose) {
         row.bar.style.left = `${((from - start) / span) * 100}%`;
         row.bar.style.width = `${Math.max(((to - from) / span) * 100, 0.8)}%`;
         row.text.replaceChildren(`${text.icon} ${text.label}, `,
-          `${elapsed(start, from)} → ${rec.finished_at ? elapsed(start, to) : "now"} (${elapsed(from, to)})`);
+          `${elapsed(start, from)} → ${rec.finished_at ? elapsed(start, to) : "now"} (${elapsed(from, to)})${calls}`);
       }
     },
   };

@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   CycleError, addDummies, chooseOrientation, countCrossings, crossPositions, dummyId, edgePath, fitText, layers,
-  layout, nodeWidthFor, orderLayers, spread, statusText, stepDependencies, workflowGraph,
+  layout, nodeWidthFor, orderLayers, spread, statusText, stepAgent, stepDependencies, workflowGraph,
 } from "../../../dashboard/js/dag.js";
 
 const edges = (...pairs) => pairs.map(([from, to]) => ({ from, to }));
@@ -71,6 +71,25 @@ test("stepDependencies reads depends_on and the steps referenced in input, when 
   };
   assert.deepEqual(stepDependencies(step).sort(), ["audit", "plan", "positioning", "quoted", "risk", "sections", "triage"]);
   assert.deepEqual(stepDependencies({ id: "a", input: { x: "${{ input.steps }}", y: "${{ item.steps }}" } }), []);
+});
+
+test("a graph, team or chat step depends on the steps it reads and is shown by its kind", () => {
+  const graph = {
+    id: "loop",
+    graph: {
+      start: "draft",
+      state: { brief: "${{ steps.brief.output.text }}" },
+      nodes: [{ id: "draft", agent: "writer", input: { notes: "${{ state.brief }}" } }],
+      edges: [{ from: "draft", to: "end", when: "steps.gate.output.ok == true" }],
+    },
+  };
+  assert.deepEqual(stepDependencies(graph).sort(), ["brief", "gate"]);
+  assert.equal(stepAgent(graph), "graph of 1 agent");
+  const team = { id: "t", team: { goal: "${{ steps.goal.output }}", manager: "boss", members: [{ agent: "a" }, { agent: "b" }] } };
+  assert.deepEqual(stepDependencies(team), ["goal"]);
+  assert.equal(stepAgent(team), "team: boss + 2");
+  assert.equal(stepAgent({ id: "c", chat: { participants: [{}, {}, {}] } }), "chat of 3 agents");
+  assert.equal(stepAgent({ id: "s", agent: "writer" }), "writer");
 });
 
 test("workflowGraph turns a definition into nodes and edges from each dependency to its dependant", () => {
@@ -237,7 +256,7 @@ test("every shipped workflow lays out in both orientations: no box overlaps anot
       when: /^ {4}when: (.*)$/m.exec(chunk)?.[1] ?? null,
     }));
     const graph = workflowGraph({ steps });
-    assert.ok(graph.edges.length > 0, `${file} has dependencies`);
+    assert.ok(graph.edges.length > 0 || steps.length === 1, `${file} has dependencies`);
     for (const orientation of ["horizontal", "vertical"]) {
       const placed = layout(graph, { orientation });
       assert.equal(placed.nodes.length, steps.length, file);
