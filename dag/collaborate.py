@@ -115,15 +115,15 @@ async def run_graph(graph: Graph, session: Session) -> dict[str, Any]:
         visits[current] = visits.get(current, 0) + 1
         node = graph.node(current)
         payload = _render(node.input, {**session.context, "state": state}, f"node {node.id} input")
-        updated = partial(_updated, node, state, session.context)
+        updated = partial(updated_state, node, state, session.context)
         output = await session.turn(node.id, node.agent, payload, updated)
         state = updated(output)
         path.append(node.id)
-        current = _next_node(graph, node.id, {**session.context, "state": state, "output": output})
+        current = next_node(graph, node.id, {**session.context, "state": state, "output": output})
     return {"state": state, "path": path, "ended": ended}
 
 
-def _updated(node: Node, state: dict[str, Any], context: dict[str, Any], output: Any) -> dict[str, Any]:
+def updated_state(node: Node, state: dict[str, Any], context: dict[str, Any], output: Any) -> dict[str, Any]:
     """The state after the node: its `update` applied, or its output under its id."""
     if node.update is None:
         return {**state, node.id: output}
@@ -131,7 +131,7 @@ def _updated(node: Node, state: dict[str, Any], context: dict[str, Any], output:
     return {**state, **_render(node.update, scoped, f"node {node.id} update")}
 
 
-def _next_node(graph: Graph, node: str, context: Mapping[str, Any]) -> str:
+def next_node(graph: Graph, node: str, context: Mapping[str, Any]) -> str:
     outgoing = [(i, e) for i, e in enumerate(graph.edges) if e.from_ == node]
     if not outgoing:
         return END
