@@ -58,11 +58,13 @@ TRANSCRIPT_CHARS = 12_000  # `chat.transcript_text` keeps the end of a longer tr
 MESSAGE_CHARS = 4_000  # one message on the transcript
 
 
-class _Spec(BaseModel):
+class Spec(BaseModel):
+    """A part of a workflow definition: frozen, and no field it does not declare."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Limits(_Spec):
+class Limits(Spec):
     """What one collaboration step may spend; reaching any limit fails the step."""
 
     max_calls: int = Field(default=50, ge=1, le=500, description="agent calls, the manager's included")
@@ -70,7 +72,7 @@ class Limits(_Spec):
     max_seconds: float = Field(default=600, ge=1, le=3600, description="wall time of the whole step")
 
 
-class Node(_Spec):
+class Node(Spec):
     id: Annotated[str, Field(pattern=STEP_ID)]
     agent: Name
     input: Inputs = Field(default_factory=dict, max_length=200)
@@ -79,13 +81,13 @@ class Node(_Spec):
     )
 
 
-class Edge(_Spec):
+class Edge(Spec):
     from_: Annotated[str, Field(pattern=STEP_ID)] = Field(alias="from")
     to: Annotated[str, Field(pattern=STEP_ID)]
     when: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-class Graph(_Spec):
+class Graph(Spec):
     state: dict[Annotated[str, Field(pattern=STEP_ID)], Any] = Field(
         default_factory=dict, max_length=100, description="the shared state's keys and first values"
     )
@@ -116,12 +118,12 @@ class Graph(_Spec):
         return bool(find_cycles(graph))
 
 
-class Member(_Spec):
+class Member(Spec):
     agent: Name
     input: Inputs = Field(default_factory=dict, max_length=200)
 
 
-class Team(_Spec):
+class Team(Spec):
     goal: str = Field(min_length=1, max_length=5000)
     manager: Name
     members: list[Member] = Field(min_length=1, max_length=20)
@@ -129,7 +131,7 @@ class Team(_Spec):
     max_revisions: int = Field(default=1, ge=0, le=3, description="review rounds that may send tasks back")
 
 
-class Participant(_Spec):
+class Participant(Spec):
     agent: Name
     input: Inputs = Field(default_factory=dict, max_length=200)
     say: str | None = Field(
@@ -137,14 +139,14 @@ class Participant(_Spec):
     )
 
 
-class Until(_Spec):
+class Until(Spec):
     phrase: str | None = Field(default=None, min_length=1, max_length=200)
     answer: dict[str, Any] | None = Field(
         default=None, description="JSON Schema: a speaker's output valid against it ends the chat"
     )
 
 
-class Chat(_Spec):
+class Chat(Spec):
     topic: str = Field(min_length=1, max_length=5000)
     participants: list[Participant] = Field(min_length=2, max_length=12)
     speaker: Literal["round_robin", "selector"] = "round_robin"

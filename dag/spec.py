@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -30,19 +28,27 @@ from pydantic import (
 from agents.errors import DefinitionError, FieldError
 from agents.schema import CompiledSchema, metaschema_errors, pointer
 from agents.spec import Name, parse_document, read_document
-from dag.patterns import NAMES, Chat, Graph, Kind, Limits, Pattern, Team, agents_of, kind_of, templates
+from dag.patterns import (
+    NAMES,
+    STEP_ID,
+    Chat,
+    Graph,
+    Kind,
+    Limits,
+    Pattern,
+    Spec,
+    Team,
+    agents_of,
+    kind_of,
+    templates,
+)
 from dag.refs import ExpressionError, condition_refs, expressions, parse_ref, strings
 
-STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
 StepId = Annotated[str, Field(pattern=STEP_ID)]
 RESERVED_NAMES = frozenset({"input", "steps", "true", "false", "null"})
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Retry(_Spec):
+class Retry(Spec):
     """How often a failed step is tried again, with exponential backoff between attempts."""
 
     attempts: int = Field(default=1, ge=1, le=10, description="total attempts, 1 means no retry")
@@ -60,7 +66,7 @@ class Retry(_Spec):
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(attempt - 2, 0)))
 
 
-class ForEach(_Spec):
+class ForEach(Spec):
     """Run the step once per element of a list; its output is the list of outputs, in order."""
 
     items: str = Field(
@@ -80,7 +86,7 @@ class ForEach(_Spec):
         return value
 
 
-class Step(_Spec):
+class Step(Spec):
     """One call to a catalogue agent, or one collaboration of several (`graph`, `team`, `chat`)."""
 
     id: StepId
@@ -143,7 +149,7 @@ class CycleError(DefinitionError):
         super().__init__(message, source=source, errors=[FieldError(path, message)])
 
 
-class Workflow(_Spec):
+class Workflow(Spec):
     """A directed acyclic graph of agent calls, as written in `definitions/workflows/<id>.yaml`."""
 
     id: StepId

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,7 +37,19 @@ from agents.catalog import Catalog
 from agents.errors import DefinitionError, FieldError
 from agents.schema import metaschema_errors, pointer
 from agents.spec import AgentSpec
-from dag.patterns import END, MANAGER, SELECTOR, Chat, Graph, Pattern, Team, output_schema, templates
+from dag.patterns import (
+    END,
+    MANAGER,
+    SELECTOR,
+    Chat,
+    Graph,
+    Member,
+    Participant,
+    Pattern,
+    Team,
+    output_schema,
+    templates,
+)
 from dag.refs import (
     NO_SCOPE,
     ExpressionError,
@@ -534,24 +546,12 @@ class _Validator:
 
     def check_team(self, step: Step, base: str, team: Team) -> None:
         self.check_contract(step, f"{base}/manager", team.manager, MANAGER, "manage a team")
-        names = [m.agent for m in team.members]
-        for i, member in enumerate(team.members):
-            if names.index(member.agent) != i:
-                self.report(step, f"{base}/members/{i}/agent", f"{member.agent!r} is a member twice")
-            agent = self.agent(member.agent)
-            if agent is not None:
-                self.check_input(step, f"{base}/members/{i}", agent, member.input)
+        self.check_callers(step, f"{base}/members", team.members, "is a member twice")
 
     def check_chat(self, step: Step, base: str, chat: Chat) -> None:
         if chat.selector is not None:
             self.check_contract(step, f"{base}/selector", chat.selector, SELECTOR, "select speakers")
-        names = [p.agent for p in chat.participants]
-        for i, participant in enumerate(chat.participants):
-            if names.index(participant.agent) != i:
-                self.report(step, f"{base}/participants/{i}/agent", f"{participant.agent!r} takes part twice")
-            agent = self.agent(participant.agent)
-            if agent is not None:
-                self.check_input(step, f"{base}/participants/{i}", agent, participant.input)
+        self.check_callers(step, f"{base}/participants", chat.participants, "takes part twice")
         if chat.until.answer is not None:
             for error in metaschema_errors(chat.until.answer):
                 self.report(step, f"{base}/until/answer{error.path}", error.message)
@@ -562,6 +562,18 @@ class _Validator:
                 f"/steps/{self.index[step.id]}/limits/max_calls",
                 f"max_calls ({step.limits.max_calls}) is below the {needed} calls that max_turns allows",
             )
+
+    def check_callers(
+        self, step: Step, base: str, entries: Sequence[Member | Participant], twice: str
+    ) -> None:
+        """Members or participants: each agent once, each given an input it accepts."""
+        names = [e.agent for e in entries]
+        for i, entry in enumerate(entries):
+            if names.index(entry.agent) != i:
+                self.report(step, f"{base}/{i}/agent", f"{entry.agent!r} {twice}")
+            agent = self.agent(entry.agent)
+            if agent is not None:
+                self.check_input(step, f"{base}/{i}", agent, entry.input)
 
     def check_contract(
         self, step: Step, field: str, name: str, contract: tuple[tuple[str, ...], tuple[str, ...]], job: str

@@ -110,7 +110,7 @@ def test_a_graph_run_shows_each_turn_and_its_shared_state(ui: UI) -> None:
     first = run["turns"][0]
     expect(turns.first).to_contain_text(f"Turn 1 · {first['role']}")
     expect(turns.first).to_contain_text("marketing_content_writer")
-    turns.first.get_by_text("Shared state after this node").click()
+    turns.first.get_by_text("Shared state after this node of turn 1", exact=True).click()
     expect(turns.first).to_contain_text(first["state"]["draft"][:40])
     ui.shot("run-graph-turns")
 
