@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -21,10 +21,13 @@ from dag.refs import ExpressionError, RenderError, evaluate, render
 from dag.spec import topological_layers
 
 Observe = Callable[[Any], Any]  # a turn's output -> what the turn records as `state`
+TurnCall = Callable[[int, str, str, dict[str, Any], Observe | None], Coroutine[Any, Any, tuple[Any, Any]]]
+"""(seq, role, agent, input, observe) -> (the agent's output, what `observe` made of it): one turn."""
 
 
 class CollaborationError(Exception):
-    """The step fails: `kind` is the error type (`bad_plan`, `loop_limit`, `call_limit`, ...)."""
+    """The step fails: `kind` is the error type (`bad_plan`, `loop_limit`, `call_limit`, or a failed call's
+    own type, ...)."""
 
     def __init__(self, kind: str, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -34,10 +37,6 @@ class CollaborationError(Exception):
 
     def error(self) -> dict[str, Any]:
         return {"type": self.kind, "message": self.message, **self.details}
-
-
-class TurnFailed(CollaborationError):
-    """An agent call failed after its attempts; `error` is the call's error."""
 
 
 @dataclass(slots=True)
@@ -51,10 +50,10 @@ class Usage:
 
 @dataclass(slots=True)
 class Session:
-    """One collaboration step in progress. `call(seq, role, agent, payload, observe)` makes one turn and
-    returns the agent's output, raising `TurnFailed`; `roster` holds the members' descriptions."""
+    """One collaboration step in progress. `call` makes one turn, raising `CollaborationError` when it
+    fails; `roster` holds the members' descriptions."""
 
-    call: Callable[[int, str, str, dict[str, Any], Observe | None], Awaitable[Any]]
+    call: TurnCall
     context: dict[str, Any]
     roster: dict[str, str] = field(default_factory=dict)  # agent -> description
     seq: int = 0
@@ -65,9 +64,15 @@ class Session:
         self.seq += 1
         return self.seq
 
-    async def turn(
-        self, role: str, agent: str, payload: dict[str, Any], observe: Observe | None = None
-    ) -> Any:
+    async def turn(self, role: str, agent: str, payload: dict[str, Any]) -> Any:
+        """The agent's output."""
+        output, _ = await self.call(self.reserve(), role, agent, payload, None)
+        return output
+
+    async def observed(
+        self, role: str, agent: str, payload: dict[str, Any], observe: Observe
+    ) -> tuple[Any, Any]:
+        """The agent's output and what `observe` made of it, which the turn records as its state."""
         return await self.call(self.reserve(), role, agent, payload, observe)
 
 
@@ -101,23 +106,20 @@ async def run_graph(graph: Graph, session: Session) -> dict[str, Any]:
     state: dict[str, Any] = dict.fromkeys(graph.state_keys())
     state.update(_render(graph.state, session.context, "graph.state"))
     bound = graph.max_visits or 1
-    visits: dict[str, int] = {}
     path: list[str] = []
     current, ended = graph.start, "end"
     while current != END:
-        if visits.get(current, 0) >= bound:
+        if path.count(current) >= bound:
             if graph.on_limit == "end":
                 ended = "limit"
                 break
             raise CollaborationError(
                 "loop_limit", f"node {current!r} would run more than max_visits ({bound}) times", node=current
             )
-        visits[current] = visits.get(current, 0) + 1
         node = graph.node(current)
         payload = _render(node.input, {**session.context, "state": state}, f"node {node.id} input")
         updated = partial(updated_state, node, state, session.context)
-        output = await session.turn(node.id, node.agent, payload, updated)
-        state = updated(output)
+        output, state = await session.observed(node.id, node.agent, payload, updated)
         path.append(node.id)
         current = next_node(graph, node.id, {**session.context, "state": state, "output": output})
     return {"state": state, "path": path, "ended": ended}
@@ -132,7 +134,7 @@ def updated_state(node: Node, state: dict[str, Any], context: dict[str, Any], ou
 
 
 def next_node(graph: Graph, node: str, context: Mapping[str, Any]) -> str:
-    outgoing = [(i, e) for i, e in enumerate(graph.edges) if e.from_ == node]
+    outgoing = graph.edges_from(node)
     if not outgoing:
         return END
     for i, edge in outgoing:
@@ -155,14 +157,7 @@ class _Task:
     feedback: str | None = None
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "assignee": self.assignee,
-            "description": self.description,
-            "output": self.output,
-            "revisions": self.revisions,
-            "feedback": self.feedback,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "depends_on"}
 
 
 async def run_team(team: Team, session: Session) -> dict[str, Any]:
@@ -195,7 +190,7 @@ async def run_team(team: Team, session: Session) -> dict[str, Any]:
     final = await session.turn("answer", team.manager, {"phase": "answer", **brief, "tasks": _results(tasks)})
     if not isinstance(final, dict) or final.get("answer") is None:
         raise CollaborationError("no_answer", "the manager's answer has no `answer`")
-    return {"answer": final["answer"], "tasks": [t.public() for t in tasks]}
+    return {"answer": final["answer"], "tasks": _results(tasks)}
 
 
 def _tasks(plan: Any, team: Team) -> tuple[list[_Task], list[str]]:
@@ -241,7 +236,7 @@ async def _perform(
 ) -> None:
     """Run tasks in parallel, each on its member's input."""
     members = {m.agent: m for m in team.members}
-    calls: list[Awaitable[Any]] = []
+    calls: list[Coroutine[Any, Any, tuple[Any, Any]]] = []
     for task in tasks:
         context = [
             {"task": n, "assignee": by_id[n].assignee, "output": by_id[n].output} for n in task.depends_on
@@ -260,15 +255,11 @@ async def _perform(
         calls.append(session.call(session.reserve(), f"task:{task.id}", task.assignee, payload, None))
     try:  # one task failing stops the others
         async with asyncio.TaskGroup() as group:
-            running = [group.create_task(_awaited(c)) for c in calls]
+            running = [group.create_task(c) for c in calls]
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
     for task, done in zip(tasks, running, strict=True):
-        task.output = done.result()
-
-
-async def _awaited(call: Awaitable[Any]) -> Any:
-    return await call
+        task.output, _ = done.result()
 
 
 def _results(tasks: list[_Task]) -> list[dict[str, Any]]:
@@ -338,7 +329,7 @@ async def _next_speaker(
     candidates = [n for n in names if chat.allow_repeat or n != last]
     fallback = next(n for n in names[names.index(in_order) :] + names if n in candidates)
 
-    def choice(output: Any) -> dict[str, Any]:
+    def choice(output: Any) -> dict[str, Any]:  # recorded as the selector's state
         picked = str(output.get("next_speaker", "")).strip() if isinstance(output, dict) else ""
         return {
             "next_speaker": picked if picked in candidates else fallback,
@@ -347,7 +338,8 @@ async def _next_speaker(
 
     offered = [{"name": n, "description": session.roster.get(n, "")} for n in candidates]
     payload = {"topic": state["topic"], "transcript": state["transcript"], "candidates": offered}
-    return str(choice(await session.turn("selector", chat.selector, payload, choice))["next_speaker"])
+    _, chosen = await session.observed("selector", chat.selector, payload, choice)
+    return str(chosen["next_speaker"])
 
 
 def _text(value: Any) -> str:

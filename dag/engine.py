@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 import ray
 from ray.util import metrics
 
-from dag.collaborate import CollaborationError, Observe, Session, TurnFailed, Usage, collaborate
+from dag.collaborate import CollaborationError, Observe, Session, Usage, collaborate
 from dag.refs import ExpressionError, RenderError, evaluate, render
 from dag.spec import Step, Workflow
 
@@ -85,9 +85,8 @@ class RunRecord:
     run_id: str
     caller: Caller
     workflow: dict[str, Any]
-    plan: dict[
-        str, dict[str, Any]
-    ]  # step id -> {"agent", "category"}, or {"pattern", "agents": {name: category}}
+    # step id -> {"agent", "category"}; for a graph, team or chat {"pattern", "agents", "roster"}
+    plan: dict[str, dict[str, Any]]
     input: dict[str, Any]
     status: str
     steps: dict[str, StepOutcome] = field(default_factory=dict)  # the finished ones
@@ -290,90 +289,22 @@ class StepRunner:
         """A graph, team or chat: each agent call a recorded turn, within the step's limits."""
         assert step.pattern is not None
         await self.log.step_started(run_id, step.id, 1)
-        recorded = {t.seq: t for t in await self.log.turns(run_id, step.id)}
-        limits, usage = step.limits, Usage()
-        categories: dict[str, str] = target.get("agents", {})
-
-        async def call(
-            seq: int, role: str, agent: str, payload: dict[str, Any], observe: Observe | None
-        ) -> Any:
-            if usage.calls >= limits.max_calls:
-                raise CollaborationError(
-                    "call_limit", f"over limits.max_calls ({limits.max_calls}) agent calls"
-                )
-            usage.calls += 1
-            done = recorded.get(seq)
-            if (
-                done is not None
-                and done.status == "succeeded"
-                and (done.role, done.agent, done.input)
-                == (
-                    role,
-                    agent,
-                    payload,
-                )
-            ):
-                usage.tokens += done.tokens
-                return done.output
-            turn = Turn(step.id, seq, role, agent, "running", input=payload)
-            described = {"step": step.id, "seq": seq, "role": role, "agent": agent}
-            await self.log.turn_started(run_id, turn)
-            await self.log.event(run_id, "turn.started", described)
-            try:
-                answer = await self._call_agent(
-                    run_id, record, step, agent, categories[agent], payload, f"-t{seq}"
-                )
-            except asyncio.CancelledError:
-                cancelled = {"type": "cancelled", "message": "the run was cancelled"}
-                await self.log.turn_finished(run_id, replace(turn, status="failed", error=cancelled))
-                raise
-            usage.tokens += answer.tokens
-            error, state = answer.error, None
-            if error is None and observe is not None:
-                try:
-                    state = observe(answer.output)
-                except CollaborationError as exc:
-                    error = exc.error()
-            finished = replace(
-                turn,
-                status="failed" if error else "succeeded",
-                output=answer.output,
-                state=state,
-                error=error,
-                tokens=answer.tokens,
-                attempts=answer.attempts,
-            )
-            await self.log.turn_finished(run_id, finished)
-            await self.log.event(
-                run_id,
-                "turn.finished",
-                {**described, "status": finished.status, "tokens": answer.tokens, "error": error},
-            )
-            if error is not None:
-                raise TurnFailed(
-                    str(error.get("type", "turn_failed")),
-                    f"turn {seq} ({role}, {agent}): {error.get('message', 'failed')}",
-                    turn=seq,
-                    role=role,
-                    agent=agent,
-                    cause=error,
-                )
-            if usage.tokens > limits.max_tokens:
-                raise CollaborationError(
-                    "token_limit", f"{usage.tokens} tokens, over limits.max_tokens ({limits.max_tokens})"
-                )
-            return answer.output
-
-        session = Session(call, context, target.get("roster", {}))
+        turns = _Turns(self, run_id, record, step, target["agents"], await self.log.turns(run_id, step.id))
+        error: dict[str, Any] | None = None
         try:
-            async with asyncio.timeout(limits.max_seconds):
-                output = await collaborate(step.pattern, session)
+            async with asyncio.timeout(step.limits.max_seconds):
+                output = await collaborate(step.pattern, Session(turns, context, target.get("roster", {})))
         except TimeoutError:
-            error = {"type": "time_limit", "message": f"over limits.max_seconds ({limits.max_seconds} s)"}
-            return StepOutcome(step.id, "failed", {"usage": usage.public()}, error, usage.calls)
+            error = {
+                "type": "time_limit",
+                "message": f"over limits.max_seconds ({step.limits.max_seconds} s)",
+            }
         except CollaborationError as exc:
-            return StepOutcome(step.id, "failed", {"usage": usage.public()}, exc.error(), usage.calls)
-        return StepOutcome(step.id, "succeeded", {**output, "usage": usage.public()}, attempts=usage.calls)
+            error = exc.error()
+        usage = {"usage": turns.usage.public()}
+        if error is not None:
+            return StepOutcome(step.id, "failed", usage, error, turns.usage.calls)
+        return StepOutcome(step.id, "succeeded", {**output, **usage}, attempts=turns.usage.calls)
 
     async def _finish(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         await self.log.step_finished(run_id, outcome)
@@ -383,6 +314,87 @@ class StepRunner:
             {"step": outcome.step, "attempts": outcome.attempts, "error": outcome.error},
         )
         return outcome
+
+
+class _Turns:
+    """The turns of one collaboration step (`dag.collaborate.TurnCall`): each agent call recorded and
+    streamed, counted against the step's limits; a turn recorded before with the same role, agent and
+    input is replayed, not called again."""
+
+    def __init__(
+        self,
+        runner: StepRunner,
+        run_id: str,
+        record: RunRecord,
+        step: Step,
+        categories: dict[str, str],
+        recorded: list[Turn],
+    ) -> None:
+        self.runner, self.run_id, self.record, self.step = runner, run_id, record, step
+        self.categories = categories
+        self.recorded = {t.seq: t for t in recorded if t.status == "succeeded"}
+        self.usage = Usage()
+
+    async def __call__(
+        self, seq: int, role: str, agent: str, payload: dict[str, Any], observe: Observe | None
+    ) -> tuple[Any, Any]:
+        limits, log = self.step.limits, self.runner.log
+        if self.usage.calls >= limits.max_calls:
+            raise CollaborationError("call_limit", f"over limits.max_calls ({limits.max_calls}) agent calls")
+        self.usage.calls += 1
+        done = self.recorded.get(seq)
+        if done is not None and (done.role, done.agent, done.input) == (role, agent, payload):
+            self.usage.tokens += done.tokens
+            return done.output, done.state
+        turn = Turn(self.step.id, seq, role, agent, "running", input=payload)
+        described = {"step": self.step.id, "seq": seq, "role": role, "agent": agent}
+        await log.turn_started(self.run_id, turn)
+        await log.event(self.run_id, "turn.started", described)
+        try:
+            answer = await self.runner._call_agent(
+                self.run_id, self.record, self.step, agent, self.categories[agent], payload, f"-t{seq}"
+            )
+        except asyncio.CancelledError:
+            cancelled = {"type": "cancelled", "message": "the run was cancelled"}
+            await log.turn_finished(self.run_id, replace(turn, status="failed", error=cancelled))
+            raise
+        self.usage.tokens += answer.tokens
+        error, state = answer.error, None
+        if error is None and observe is not None:
+            try:
+                state = observe(answer.output)
+            except CollaborationError as exc:
+                error = exc.error()
+        status: Literal["succeeded", "failed"] = "failed" if error else "succeeded"
+        finished = replace(
+            turn,
+            status=status,
+            output=answer.output,
+            state=state,
+            error=error,
+            tokens=answer.tokens,
+            attempts=answer.attempts,
+        )
+        await log.turn_finished(self.run_id, finished)
+        await log.event(
+            self.run_id,
+            "turn.finished",
+            {**described, "status": status, "tokens": answer.tokens, "error": error},
+        )
+        if error is not None:
+            raise CollaborationError(
+                str(error.get("type", "turn_failed")),
+                f"turn {seq} ({role}, {agent}): {error.get('message', 'failed')}",
+                turn=seq,
+                role=role,
+                agent=agent,
+                cause=error,
+            )
+        if self.usage.tokens > limits.max_tokens:
+            raise CollaborationError(
+                "token_limit", f"{self.usage.tokens} tokens, over limits.max_tokens ({limits.max_tokens})"
+            )
+        return answer.output, state
 
 
 def _failed(step: str, kind: str, message: str, attempts: int) -> StepOutcome:

@@ -45,7 +45,7 @@ def state_graph(step: Step, agents: AgentFn, context: Mapping[str, Any]) -> Any:
         builder.add_node(node.id, _node(node, keys, agents, context))
     builder.add_edge(START, graph.start)
     for node in graph.nodes:
-        targets = {e.to for e in graph.edges if e.from_ == node.id} - {END}
+        targets = {e.to for _, e in graph.edges_from(node.id)} - {END}
         routes: dict[Hashable, str] = {t: t for t in targets}
         routes[END] = LG_END
         builder.add_conditional_edges(node.id, _router(graph, node.id, keys, context), routes)

@@ -31,7 +31,7 @@ planning, `tasks` (with their outputs), and answers with `tasks`, `reviews` or `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -108,14 +108,25 @@ class Graph(Spec):
                 keys.append(node.id)
         return keys
 
+    def edges_from(self, node: str) -> list[tuple[int, Edge]]:
+        """The node's outgoing edges in order, each with its index in `edges`."""
+        return [(i, e) for i, e in enumerate(self.edges) if e.from_ == node]
+
+    def reachable(self) -> set[str]:
+        """The nodes (and `end`) some path from `start` reaches."""
+        seen, frontier = {self.start}, [self.start]
+        while frontier:
+            for _, edge in self.edges_from(frontier.pop()):
+                if edge.to not in seen:
+                    seen.add(edge.to)
+                    frontier.append(edge.to)
+        return seen
+
     def loops(self) -> bool:
         from dag.spec import find_cycles
 
-        graph: dict[str, list[str]] = {n.id: [] for n in self.nodes}
-        for edge in self.edges:
-            if edge.from_ in graph and edge.to in graph:
-                graph[edge.from_].append(edge.to)
-        return bool(find_cycles(graph))
+        ids = {n.id for n in self.nodes}
+        return bool(find_cycles({n: [e.to for _, e in self.edges_from(n) if e.to in ids] for n in ids}))
 
 
 class Member(Spec):
@@ -172,39 +183,56 @@ def kind_of(pattern: Pattern) -> Kind:
     return "graph" if isinstance(pattern, Graph) else "team" if isinstance(pattern, Team) else "chat"
 
 
+def agent_fields(pattern: Pattern) -> list[tuple[str, str]]:
+    """(pointer below the pattern, agent name) of every agent it names, in document order."""
+    if isinstance(pattern, Graph):
+        return [(f"/nodes/{i}/agent", n.agent) for i, n in enumerate(pattern.nodes)]
+    if isinstance(pattern, Team):
+        members = [(f"/members/{i}/agent", m.agent) for i, m in enumerate(pattern.members)]
+        return [("/manager", pattern.manager), *members]
+    found = [(f"/participants/{i}/agent", p.agent) for i, p in enumerate(pattern.participants)]
+    return found + ([("/selector", pattern.selector)] if pattern.selector else [])
+
+
 def agents_of(pattern: Pattern) -> list[str]:
     """Every agent the pattern calls, each once, in document order."""
-    if isinstance(pattern, Graph):
-        names = [n.agent for n in pattern.nodes]
-    elif isinstance(pattern, Team):
-        names = [pattern.manager, *(m.agent for m in pattern.members)]
-    else:
-        names = [p.agent for p in pattern.participants] + ([pattern.selector] if pattern.selector else [])
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(name for _, name in agent_fields(pattern)))
 
 
-def templates(pattern: Pattern) -> Iterator[tuple[str, Any, Scope, bool]]:
-    """Every value that may hold references: (pointer below the pattern, value, names in scope there,
-    whether it is a condition)."""
+class Template(NamedTuple):
+    """A value that may hold references: where it is below the pattern, the names in scope there, whether
+    it is a condition, and the agent whose output `output` means there (None where `output` is not in
+    scope)."""
+
+    where: str
+    value: Any
+    scope: Scope
+    condition: bool = False
+    producer: str | None = None
+
+
+def templates(pattern: Pattern) -> Iterator[Template]:
+    """Every value of the pattern that may hold references."""
     if isinstance(pattern, Graph):
-        yield "/state", pattern.state, NO_SCOPE, False
+        yield Template("/state", pattern.state, NO_SCOPE)
+        agents = {n.id: n.agent for n in pattern.nodes}
         for i, node in enumerate(pattern.nodes):
-            yield f"/nodes/{i}/input", node.input, STATE, False
+            yield Template(f"/nodes/{i}/input", node.input, STATE)
             if node.update is not None:
-                yield f"/nodes/{i}/update", node.update, NODE_RESULT, False
+                yield Template(f"/nodes/{i}/update", node.update, NODE_RESULT, producer=node.agent)
         for i, edge in enumerate(pattern.edges):
             if edge.when is not None:
-                yield f"/edges/{i}/when", edge.when, NODE_RESULT, True
+                yield Template(f"/edges/{i}/when", edge.when, NODE_RESULT, True, agents.get(edge.from_))
     elif isinstance(pattern, Team):
-        yield "/goal", pattern.goal, NO_SCOPE, False
+        yield Template("/goal", pattern.goal, NO_SCOPE)
         for i, member in enumerate(pattern.members):
-            yield f"/members/{i}/input", member.input, TASK, False
+            yield Template(f"/members/{i}/input", member.input, TASK)
     else:
-        yield "/topic", pattern.topic, NO_SCOPE, False
+        yield Template("/topic", pattern.topic, NO_SCOPE)
         for i, participant in enumerate(pattern.participants):
-            yield f"/participants/{i}/input", participant.input, CHAT, False
+            yield Template(f"/participants/{i}/input", participant.input, CHAT)
             if participant.say is not None:
-                yield f"/participants/{i}/say", participant.say, SAID, False
+                yield Template(f"/participants/{i}/say", participant.say, SAID, producer=participant.agent)
 
 
 _USAGE = {

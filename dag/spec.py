@@ -368,8 +368,8 @@ def _step_dependencies(step: Step) -> set[str]:
     values: list[Any] = [step.input, step.for_each.items if step.for_each else None]
     conditions = [step.when] if step.when is not None else []
     if step.pattern is not None:
-        for _, value, _, condition in templates(step.pattern):
-            (conditions if condition else values).append(value)
+        for template in templates(step.pattern):
+            (conditions if template.condition else values).append(template.value)
     scope = NAMES if step.pattern is not None else frozenset()
     for _, text in strings(values):
         try:

@@ -47,6 +47,7 @@ from dag.patterns import (
     Participant,
     Pattern,
     Team,
+    agent_fields,
     output_schema,
     templates,
 )
@@ -144,6 +145,7 @@ class _Validator:
         self.uses: dict[str, list[_Use]] = {}
         self.typed: dict[tuple[str, str], _Typed | None] = {}
         self.item_schemas: dict[str, _Typed | None] = {}
+        self.producers: dict[str, str | None] = {}  # field -> the agent `output` means there
 
     def report(self, step: Step | None, field: str, message: str) -> None:
         self.problems.append(Problem(step.id if step else None, field, message))
@@ -456,22 +458,27 @@ class _Validator:
 
     def scan_pattern(self, step: Step, base: str, pattern: Pattern) -> list[_Use]:
         """Unknown agents, and the references of every template with the names in scope there."""
-        for field, name in _pattern_agents(pattern):
+        for field, name in agent_fields(pattern):
             if self.agent(name) is None:
                 self.report(step, f"{base}{field}", f"unknown agent {name!r}{self.suggest_agent(name)}")
         uses: list[_Use] = []
-        for where, value, scope, condition in templates(pattern):
-            field = base + where
-            if condition:
+        for template in templates(pattern):
+            field = base + template.where
+            found: list[_Use] = []
+            if template.condition:
                 try:
-                    parsed = parse_condition(value, item=None, scope=scope)
+                    parsed = parse_condition(template.value, item=None, scope=template.scope)
                 except ExpressionError as exc:
                     self.report(step, field, f"invalid condition: {exc.reason}")
                 else:
-                    uses += [_Use(field, ref, "pattern", False) for ref in parsed.refs]
-                continue
-            for location, text in strings(value):
-                uses += self.parse_text(step, "pattern", field + pointer(location), text, None, scope)
+                    found = [_Use(field, ref, "pattern", False) for ref in parsed.refs]
+            else:
+                for location, text in strings(template.value):
+                    found += self.parse_text(
+                        step, "pattern", field + pointer(location), text, None, template.scope
+                    )
+            self.producers.update((use.field, template.producer) for use in found)
+            uses += found
         return uses
 
     def check_pattern(self, step: Step, base: str, pattern: Pattern) -> None:
@@ -503,7 +510,7 @@ class _Validator:
                     f"{ref.text}: {ref.name} has no field {head!r} (fields: {', '.join(fields)})",
                 )
         elif ref.name == "output":
-            agent = self.agent(_producer(pattern, use.field))
+            agent = self.agent(self.producers.get(use.field))
             if agent is not None:
                 start = _Typed(agent.output_schema, agent.output_schema)
                 self.walk(step, use, start, ("output",), ref.path, f"agent {agent.name}")
@@ -537,7 +544,7 @@ class _Validator:
             self.report(
                 step, f"{base}/max_visits", "the edges form a loop: set max_visits, how often a node may run"
             )
-        reached = _reachable(graph)
+        reached = graph.reachable()
         for i, node in enumerate(graph.nodes):
             if node.id not in reached and graph.start in ids:
                 self.report(
@@ -618,45 +625,6 @@ class _Validator:
     def suggest_agent(self, name: str) -> str:
         names = [agent.name for agent in self.catalog]
         return _suggest(name, names)
-
-
-def _pattern_agents(pattern: Pattern) -> list[tuple[str, str]]:
-    """(pointer below the pattern, agent name) of every agent it names."""
-    if isinstance(pattern, Graph):
-        return [(f"/nodes/{i}/agent", n.agent) for i, n in enumerate(pattern.nodes)]
-    if isinstance(pattern, Team):
-        members = [(f"/members/{i}/agent", m.agent) for i, m in enumerate(pattern.members)]
-        return [("/manager", pattern.manager), *members]
-    found = [(f"/participants/{i}/agent", p.agent) for i, p in enumerate(pattern.participants)]
-    return found + ([("/selector", pattern.selector)] if pattern.selector else [])
-
-
-def _producer(pattern: Pattern, field: str) -> str | None:
-    """The agent whose output `output...` means at `field`: a node's in its update or edges, a participant's
-    in its `say`."""
-    found = re.search(r"/(nodes|edges|participants)/([0-9]+)/", field)
-    if found is None:
-        return None
-    index = int(found.group(2))
-    if isinstance(pattern, Graph):
-        if found.group(1) == "nodes":
-            return pattern.nodes[index].agent
-        source = pattern.edges[index].from_
-        return next((n.agent for n in pattern.nodes if n.id == source), None)
-    if isinstance(pattern, Chat):
-        return pattern.participants[index].agent
-    return None
-
-
-def _reachable(graph: Graph) -> set[str]:
-    seen, frontier = {graph.start}, [graph.start]
-    while frontier:
-        node = frontier.pop()
-        for edge in graph.edges:
-            if edge.from_ == node and edge.to not in seen:
-                seen.add(edge.to)
-                frontier.append(edge.to)
-    return seen
 
 
 def _may_skip(workflow: Workflow, graph: dict[str, set[str]]) -> dict[str, bool]:

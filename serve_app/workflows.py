@@ -253,33 +253,25 @@ class PostgresRunLog:
         )
 
     async def turn_started(self, run_id: str, turn: Turn) -> None:
-        """The turn's row, running; one recorded earlier under the same number is replaced."""
-        await self._execute(
-            "INSERT INTO workflow_turns"
-            " (run_id, tenant_id, step, seq, role, agent, status, input, started_at)"
-            " SELECT id, tenant_id, $2, $3, $4, $5, 'running', $6, now() FROM workflow_runs"
-            " WHERE id = $1::uuid"
-            " ON CONFLICT (run_id, step, seq) DO UPDATE SET role = EXCLUDED.role, agent = EXCLUDED.agent,"
-            " status = 'running', input = EXCLUDED.input, output = NULL, state = NULL, error = NULL,"
-            " tokens = 0, attempts = 0, started_at = now(), finished_at = NULL",
-            run_id,
-            turn.step,
-            turn.seq,
-            turn.role,
-            turn.agent,
-            turn.input,
-        )
+        await self._record_turn(run_id, turn)
 
     async def turn_finished(self, run_id: str, turn: Turn) -> None:
-        """How the turn ended; written even if its start was not (the row keeps the start's input)."""
+        await self._record_turn(run_id, turn)
+
+    async def _record_turn(self, run_id: str, turn: Turn) -> None:
+        """The turn's row as `turn` says, replacing one recorded under its number: a running turn starts
+        now, an ended one keeps its start (none when its start was not recorded) and ends now."""
         await self._execute(
             "INSERT INTO workflow_turns (run_id, tenant_id, step, seq, role, agent, status, input, output,"
-            " state, error, tokens, attempts, finished_at)"
-            " SELECT id, tenant_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() FROM workflow_runs"
-            " WHERE id = $1::uuid"
-            " ON CONFLICT (run_id, step, seq) DO UPDATE SET status = EXCLUDED.status,"
-            " output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error,"
-            " tokens = EXCLUDED.tokens, attempts = EXCLUDED.attempts, finished_at = now()",
+            " state, error, tokens, attempts, started_at, finished_at)"
+            " SELECT id, tenant_id, $2, $3, $4, $5, $6::text, $7, $8, $9, $10, $11, $12,"
+            " CASE WHEN $6::text = 'running' THEN now() END, CASE WHEN $6::text <> 'running' THEN now() END"
+            " FROM workflow_runs WHERE id = $1::uuid"
+            " ON CONFLICT (run_id, step, seq) DO UPDATE SET role = EXCLUDED.role, agent = EXCLUDED.agent,"
+            " status = EXCLUDED.status, input = EXCLUDED.input, output = EXCLUDED.output,"
+            " state = EXCLUDED.state, error = EXCLUDED.error, tokens = EXCLUDED.tokens,"
+            " attempts = EXCLUDED.attempts, finished_at = EXCLUDED.finished_at,"
+            " started_at = coalesce(EXCLUDED.started_at, workflow_turns.started_at)",
             run_id,
             turn.step,
             turn.seq,

@@ -46,14 +46,20 @@ export function stepDependencies(step) {
   return [...found];
 }
 
+/** "graph", "team" or "chat" for a collaboration step of a workflow definition, else "agent". */
+export function stepKind(step) {
+  return ["graph", "team", "chat"].find((kind) => step?.[kind]) ?? "agent";
+}
+
 /** What a step runs, as its box shows it: the agent, or the kind of collaboration and its size. */
 export function stepAgent(step) {
-  if (step?.agent) return step.agent;
   const agents = (n) => `${n} agent${n === 1 ? "" : "s"}`;
-  if (step?.graph) return `graph of ${agents(step.graph.nodes?.length ?? 0)}`;
-  if (step?.team) return `team: ${step.team.manager} + ${step.team.members?.length ?? 0}`;
-  if (step?.chat) return `chat of ${agents(step.chat.participants?.length ?? 0)}`;
-  return "";
+  switch (stepKind(step)) {
+    case "graph": return `graph of ${agents(step.graph.nodes?.length ?? 0)}`;
+    case "team": return `team: ${step.team.manager} + ${step.team.members?.length ?? 0}`;
+    case "chat": return `chat of ${agents(step.chat.participants?.length ?? 0)}`;
+    default: return step?.agent ?? "";
+  }
 }
 
 /** A workflow definition as { nodes: [{ id, agent, forEach, when }], edges: [{ from, to }] }, an edge

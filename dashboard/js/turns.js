@@ -3,7 +3,6 @@
 // (`turn.started`, `turn.finished`); these functions merge the two. No DOM here.
 
 const RANK = { running: 0, succeeded: 1, failed: 1 };
-export const COLLABORATIONS = ["graph", "team", "chat"];
 
 /** "step/seq": one turn's key. */
 export function turnKey(turn) {
@@ -55,9 +54,4 @@ export function turnsByStep(records = [], live = []) {
 export function turnSignature(turn) {
   return [turn.status, turn.role, turn.agent, turn.tokens ?? 0, turn.attempts ?? 0, turn.started_at ?? "",
     turn.finished_at ?? "", "input" in turn, turn.error ? JSON.stringify(turn.error) : ""].join("|");
-}
-
-/** "graph", "team" or "chat" for a collaboration step of a workflow definition, else "agent". */
-export function stepKind(step) {
-  return COLLABORATIONS.find((kind) => step?.[kind]) ?? "agent";
 }

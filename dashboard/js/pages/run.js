@@ -3,10 +3,10 @@
 // graph, team or chat, its turns: one per agent call), and the run's input and output.
 
 import { api, can, stream } from "../api.js";
-import { dagView, statusText, workflowGraph } from "../dag.js";
+import { dagView, statusText, stepKind, workflowGraph } from "../dag.js";
 import { badge, debounce, errorBox, every, fmt, h, pageHeader } from "../dom.js";
 import { labelFor } from "../schemaform.js";
-import { stepKind, turnEvent, turnKey, turnSignature, turnsByStep } from "../turns.js";
+import { turnEvent, turnKey, turnSignature, turnsByStep } from "../turns.js";
 
 const enc = encodeURIComponent;
 const ENDED = new Set(["succeeded", "failed", "cancelled"]);

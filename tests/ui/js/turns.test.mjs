@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { stepKind, turnEvent, turnKey, turnSignature, turnsByStep } from "../../../dashboard/js/turns.js";
+import { stepKind } from "../../../dashboard/js/dag.js";
+import { turnEvent, turnKey, turnSignature, turnsByStep } from "../../../dashboard/js/turns.js";
 
 const record = (step, seq, changes = {}) => ({
   step, seq, role: `r${seq}`, agent: "a", status: "succeeded", input: { n: seq }, output: { ok: seq }, state: null,
